@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+// nodeagent: a host agent for hypervisor and storage nodes.
+// Module map and the reasons behind it: docs/ARCHITECTURE.md.
+import PackageDescription
+
+/// Every Swift target is built in Swift 6 mode with complete concurrency checking.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "nodeagent",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nodeagent", targets: ["nodeagent"]),
+        .library(name: "Libvirt", targets: ["Libvirt"]),
+        .library(name: "CGroups", targets: ["CGroups"]),
+        .library(name: "Probes", targets: ["Probes"]),
+        .library(name: "NodeAgent", targets: ["NodeAgent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+    ],
+    targets: [
+        // C shims: system libraries found through pkg-config.
+        .systemLibrary(
+            name: "CLibvirt", pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+
+        .target(name: "Libvirt", dependencies: ["CLibvirt"], swiftSettings: strict),
+        .target(name: "CGroups", swiftSettings: strict),
+        .target(name: "Probes", dependencies: ["CGroups"], swiftSettings: strict),
+        .target(
+            name: "NodeAgent",
+            dependencies: [
+                "Libvirt", "CGroups", "Probes", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "nodeagent",
+            dependencies: [
+                "NodeAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "NodeAgentTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"],
+            resources: [.copy("Fixtures")], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Libvirt"], path: "Tests/TestSupport", swiftSettings: strict),
+    ]
+)
