@@ -58,6 +58,9 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
+        // Real hypervisor: a private libvirtd running TCG guests (scripts/test.sh sets it up).
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"], swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Libvirt"], path: "Tests/TestSupport", swiftSettings: strict),
     ]
 )

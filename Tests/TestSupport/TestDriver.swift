@@ -1,8 +1,8 @@
-import Foundation
-import Libvirt
+public import Foundation
+public import Libvirt
 
 /// Domain XML for the test driver (`<domain type='test'>`).
-func testDomainXML(_ name: String, uuid: UUID = UUID(), memoryMiB: Int = 128, vcpus: Int = 1) -> String {
+public func testDomainXML(_ name: String, uuid: UUID = UUID(), memoryMiB: Int = 128, vcpus: Int = 1) -> String {
     """
     <domain type='test'>
       <name>\(name)</name>
@@ -15,7 +15,7 @@ func testDomainXML(_ name: String, uuid: UUID = UUID(), memoryMiB: Int = 128, vc
 }
 
 /// A test-driver node file with `count` domains (every third one shut off) and two pools.
-func manyDomainsNodeXML(count: Int) -> String {
+public func manyDomainsNodeXML(count: Int) -> String {
     var xml = "<node>\n"
     for i in 0..<count {
         // The test driver's own extension sets the initial state (5 = shut off).
@@ -42,4 +42,16 @@ func manyDomainsNodeXML(count: Int) -> String {
         </node>
         """
     return xml
+}
+
+/// A private test-driver connection loaded from a node file with `domains` domains and the
+/// pool `images`: unlike test:///default, which every connection of the process shares, its
+/// state belongs to this connection alone. The file is removed when the body ends.
+public func withIsolatedTestDriver<T>(domains: Int = 0, _ body: (Connection) async throws -> T) async throws -> T {
+    try await withTemporaryDirectory("test-driver") { dir in
+        let path = try dir.write("node.xml", manyDomainsNodeXML(count: domains))
+        let connection = try await Connection.open("test://\(path)")
+        defer { connection.close() }
+        return try await body(connection)
+    }
 }

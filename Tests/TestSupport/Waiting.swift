@@ -88,3 +88,15 @@ public final class EventRecorder: Sendable {
         }
     }
 }
+
+/// Runs `body`, then `cleanup` — also when `body` throws. (Swift has no async `defer`.)
+public func withCleanup<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
+    do {
+        let result = try await body()
+        await cleanup()
+        return result
+    } catch {
+        await cleanup()
+        throw error
+    }
+}

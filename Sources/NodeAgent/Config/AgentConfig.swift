@@ -1,0 +1,102 @@
+import Foundation
+public import Libvirt
+
+/// The agent's configuration: one TOML file (`/etc/nodeagent/nodeagent.toml` by default) with
+/// command-line overrides. Every key, its default and its limits are documented in
+/// docs/CONFIGURATION.md; unknown keys and bad values are refused with the file, key and reason.
+public struct AgentConfig: Sendable, Equatable {
+    /// The file read when no `--config` is given. When it does not exist, the embedded default
+    /// applies (libvirt's test driver, state under `./.nodeagent`), so the agent runs anywhere.
+    public static let defaultPath = "/etc/nodeagent/nodeagent.toml"
+
+    public var libvirt = Libvirt()
+    public var guests = Guests()
+    public var agent = Agent()
+    /// The file this configuration was read from; `nil` for the embedded default.
+    public var source: String?
+
+    public struct Libvirt: Sendable, Equatable {
+        /// libvirt connection URI.
+        public var uri = "test:///default"
+        /// Seconds between keepalive probes to the daemon; 0 disables them.
+        public var keepaliveInterval = 5
+        /// Missed probes before the daemon is declared dead.
+        public var keepaliveCount = 3
+        /// Longest wait for one libvirt call, seconds.
+        public var callTimeout = 60.0
+        /// Longest delay between reconnection attempts, seconds.
+        public var reconnectMaxDelay = 30.0
+    }
+
+    public struct Guests: Sendable, Equatable {
+        /// Seconds a guest gets to shut down after the first ACPI request before it is destroyed.
+        public var shutdownGrace = 120.0
+        /// Seconds between repeated shutdown requests during the grace period.
+        public var shutdownRetryInterval = 15.0
+        /// Owner written into the metadata of guests this agent defines.
+        public var owner = "nodeagent"
+    }
+
+    public struct Agent: Sendable, Equatable {
+        /// Where the agent keeps its state.
+        public var stateDirectory = "./.nodeagent"
+    }
+
+    public init() {}
+
+    /// Connection options derived from the `[libvirt]` section.
+    public var connectionOptions: ConnectionOptions {
+        ConnectionOptions(
+            keepAliveInterval: Int32(libvirt.keepaliveInterval),
+            keepAliveCount: UInt32(libvirt.keepaliveCount),
+            callTimeout: .milliseconds(Int64(libvirt.callTimeout * 1000)),
+            reconnectMaxDelay: .milliseconds(Int64(libvirt.reconnectMaxDelay * 1000)))
+    }
+
+    /// Shutdown policy derived from the `[guests]` section.
+    public var shutdownPolicy: ShutdownPolicy {
+        ShutdownPolicy(
+            grace: .milliseconds(Int64(guests.shutdownGrace * 1000)),
+            retryInterval: .milliseconds(Int64(guests.shutdownRetryInterval * 1000)))
+    }
+
+    /// Loads the configuration: `path` if given (it must exist), else the default file if it
+    /// exists, else the embedded default.
+    public static func load(path: String?) throws(ConfigError) -> AgentConfig {
+        if let path { return try parse(contentsOf: path) }
+        if FileManager.default.fileExists(atPath: defaultPath) { return try parse(contentsOf: defaultPath) }
+        return AgentConfig()
+    }
+
+    /// Reads and validates one file.
+    public static func parse(contentsOf path: String) throws(ConfigError) -> AgentConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, key: nil, reason: "cannot read the file: \(error.localizedDescription)")
+        }
+        var config = try parse(text, file: path)
+        config.source = path
+        return config
+    }
+}
+
+/// A configuration the agent refuses to start with.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    /// The dotted key (`libvirt.uri`), or `nil` when the whole file is at fault.
+    public var key: String?
+    public var reason: String
+
+    public init(file: String, key: String?, reason: String) {
+        self.file = file
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String {
+        if let key { return "\(file): \(key): \(reason)" }
+        return "\(file): \(reason)"
+    }
+}

@@ -1,0 +1,77 @@
+public import Libvirt
+
+/// Why a guest or volume operation was refused or failed. `code` is what callers act on (the CLI maps it
+/// to an exit code, the RPC layer to a status); the message names the guest and the reason.
+public struct AgentError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Equatable {
+        /// The spec (or another input) is invalid; `spec` names the field.
+        case invalidArgument = "invalid-argument"
+        /// No such guest, volume or pool.
+        case notFound = "not-found"
+        /// A guest with that name or UUID already exists.
+        case alreadyExists = "already-exists"
+        /// The guest is protected, or not managed by this agent, and `force` was not given.
+        case refused = "refused"
+        /// The guest is in a state the operation does not apply to.
+        case wrongState = "wrong-state"
+        /// The guest did not stop within its grace period and was not destroyed.
+        case timedOut = "timed-out"
+        /// libvirt is unreachable.
+        case unavailable = "unavailable"
+        /// libvirt failed the operation for another reason.
+        case failed = "failed"
+    }
+
+    public var code: Code
+    /// The guest, volume or pool the error is about.
+    public var subject: String
+    /// The operation that failed, e.g. "destroy".
+    public var operation: String
+    public var message: String
+    /// The libvirt failure behind this error, if any.
+    public var libvirt: LibvirtError?
+    /// The spec validation failure behind this error, if any.
+    public var spec: GuestSpecError?
+
+    public init(
+        _ code: Code, subject: String, operation: String, message: String, libvirt: LibvirtError? = nil,
+        spec: GuestSpecError? = nil
+    ) {
+        self.code = code
+        self.subject = subject
+        self.operation = operation
+        self.message = message
+        self.libvirt = libvirt
+        self.spec = spec
+    }
+
+    public var description: String { "\(operation) \(subject): \(message)" }
+
+    /// Classifies a libvirt failure.
+    static func from(_ error: LibvirtError, subject: String, operation: String) -> AgentError {
+        let code: Code
+        if error.isConnectionFailure || error.kind == .timeout {
+            code = .unavailable
+        } else {
+            switch error.code {
+            case .noDomain, .noStoragePool, .noStorageVolume: code = .notFound
+            case .domainExists, .storageVolumeExists: code = .alreadyExists
+            case .operationInvalid: code = .wrongState
+            case .xmlError, .xmlDetail, .xmlInvalidSchema, .invalidArgument, .configUnsupported:
+                code = .invalidArgument
+            default: code = .failed
+            }
+        }
+        return AgentError(code, subject: subject, operation: operation, message: error.description, libvirt: error)
+    }
+}
+
+/// Runs libvirt calls for `operation` on `subject` and classifies a failure as an `AgentError`.
+@discardableResult
+func call<T>(_ operation: String, _ subject: String, _ body: () async throws(LibvirtError) -> T) async throws(AgentError) -> T {
+    do {
+        return try await body()
+    } catch {
+        throw AgentError.from(error, subject: subject, operation: operation)
+    }
+}

@@ -1,2 +1,0 @@
-import NodeAgent
-print("nodeagent")

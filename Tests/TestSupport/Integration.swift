@@ -1,0 +1,142 @@
+public import Foundation
+
+/// The real-hypervisor facilities integration tests need: a guest image built by
+/// `scripts/build-guest-image.sh` (named by `NODEAGENT_GUEST_IMAGE`), root, libvirtd and QEMU.
+///
+/// Tests gated on it skip, with the reason, when something is missing — unless
+/// `NODEAGENT_REQUIRE_INTEGRATION=1` (set by scripts/test.sh, so CI never skips them silently),
+/// in which case they run and fail with the reason.
+public enum Integration {
+    /// The repository's root, found from this file's path.
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static func script(_ name: String) -> String {
+        repositoryRoot.appendingPathComponent("scripts/\(name)").path
+    }
+
+    /// Why integration tests cannot run here, or `nil` if they can.
+    public static let missing: String? = {
+        var problems: [String] = []
+        let env = ProcessInfo.processInfo.environment
+        if getuid() != 0 { problems.append("not running as root") }
+        for tool in ["/usr/sbin/libvirtd", "/usr/sbin/virtlogd", "/usr/bin/qemu-system-x86_64", "/usr/bin/qemu-img"]
+        where !FileManager.default.isExecutableFile(atPath: tool) {
+            problems.append("\(tool) is missing (scripts/install-deps.sh installs it)")
+        }
+        if let image = env["NODEAGENT_GUEST_IMAGE"] {
+            if !FileManager.default.fileExists(atPath: image + "/image.env") {
+                problems.append("NODEAGENT_GUEST_IMAGE=\(image) has no image.env (run scripts/build-guest-image.sh \(image))")
+            }
+        } else {
+            problems.append("NODEAGENT_GUEST_IMAGE is not set (scripts/test.sh builds the image and sets it)")
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: "; ")
+    }()
+
+    /// True when the tests must run even if a facility is missing (and then fail).
+    public static let required = ProcessInfo.processInfo.environment["NODEAGENT_REQUIRE_INTEGRATION"] == "1"
+
+    /// Whether gated tests are enabled.
+    public static var enabled: Bool { missing == nil || required }
+
+    /// Throws the reason integration tests cannot run, if any.
+    public static func check() throws {
+        if let missing { throw IntegrationUnavailable(reason: missing) }
+    }
+
+    /// The kernel and initramfs built by scripts/build-guest-image.sh.
+    public static func guestImage() throws -> GuestImage {
+        try check()
+        let dir = ProcessInfo.processInfo.environment["NODEAGENT_GUEST_IMAGE"]!
+        let text = try String(contentsOfFile: dir + "/image.env", encoding: .utf8)
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        guard let kernel = values["KERNEL"], let initrd = values["INITRD"] else {
+            throw IntegrationUnavailable(reason: "\(dir)/image.env lacks KERNEL= or INITRD=")
+        }
+        return GuestImage(kernel: kernel, initrd: initrd)
+    }
+
+    /// Where tests put their private libvirtd instances and guest files. scripts/test.sh sets
+    /// `NODEAGENT_TEST_RUN_DIR` and stops every instance under it after the run, even after a
+    /// crash of the test process.
+    public static let runDirectory: URL = {
+        if let dir = ProcessInfo.processInfo.environment["NODEAGENT_TEST_RUN_DIR"] {
+            return URL(fileURLWithPath: dir, isDirectory: true)
+        }
+        return URL(fileURLWithPath: "/tmp/nodeagent-tests-\(getpid())", isDirectory: true)
+    }()
+}
+
+public struct IntegrationUnavailable: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "integration facilities missing: \(reason)" }
+}
+
+public struct GuestImage: Sendable {
+    public var kernel: String
+    public var initrd: String
+}
+
+/// Runs a program to completion and returns its standard output; throws with its stderr if it
+/// fails. Uses posix_spawn and waitpid directly: Foundation's `Process.waitUntilExit` was seen
+/// to hang here on a child that had already exited. Output goes through temporary files, so a
+/// daemon the child leaves behind cannot hold a pipe open.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String]) throws -> String {
+    let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).out").path
+    let errPath = outPath + ".err"
+    defer {
+        unlink(outPath)
+        unlink(errPath)
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    // The test runner's threads block signals (libdispatch); a child would inherit that mask,
+    // and daemons started by the child would then never see SIGTERM. Start it clean.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    guard spawned == 0 else {
+        throw CommandFailed(command: executable, status: -1, stderr: "posix_spawn failed: errno \(spawned)")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { throw CommandFailed(command: executable, status: -1, stderr: "waitpid failed: errno \(errno)") }
+    }
+    let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    let exited = status & 0x7f == 0
+    let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    guard code == 0 else {
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: code, stderr: stderr)
+    }
+    return stdout
+}
+
+public struct CommandFailed: Error, CustomStringConvertible {
+    public var command: String
+    public var status: Int32
+    public var stderr: String
+    public var description: String { "\(command) exited with \(status): \(stderr.suffix(2000))" }
+}

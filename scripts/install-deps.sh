@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# install-deps.sh [build|test]
+#
+# Installs, idempotently with apt, the system packages nodeagent needs:
+#   build  what `swift build` links against (libvirt, libsystemd) and pkg-config;
+#   test   (default) build + what the test suite runs: the libvirt daemon and QEMU for the
+#          private-libvirtd integration tests, libvirt's clients and xmllint (virt-xml-validate), and the
+#          tools the guest image builder uses (cpio, kmod, apt-get download, dpkg-deb).
+# Packages already installed are not touched; `apt-get update` runs only when something is
+# missing. The Swift toolchain itself comes with the machine (/opt/swift).
+#
+# libvirt-daemon-system is deliberately NOT installed: it ships the host's `default` network
+# with autostart, and the tests never use the host's libvirt (see scripts/private-libvirtd.sh).
+set -euo pipefail
+
+mode=${1:-test}
+build_packages=(pkg-config libvirt-dev libsystemd-dev libxml2-dev)
+test_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+    libxml2-utils kmod cpio gzip util-linux procps)
+
+case $mode in
+    build) wanted=("${build_packages[@]}") ;;
+    test) wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
+    *) echo "usage: $0 [build|test]" >&2; exit 64 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "[install-deps] all ${#wanted[@]} packages present"
+    exit 0
+fi
+
+echo "[install-deps] installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "[install-deps] done"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# test.sh — installs what the tests need and runs the whole test suite, as CI does.
+#
+#   1. system packages (scripts/install-deps.sh test);
+#   2. one build of everything, tests included;
+#   3. the tiny guest image (scripts/build-guest-image.sh), built once per run and shared by
+#      every integration test (NODEAGENT_GUEST_IMAGE);
+#   4. `swift test`, with NODEAGENT_REQUIRE_INTEGRATION=1 so the real-hypervisor tests run
+#      (and fail loudly rather than skip if something is missing).
+# Private libvirtd instances live under one run directory; whatever is left there when the
+# tests end (even after a crash) is stopped by PID and removed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+start=$(date +%s)
+scripts/install-deps.sh test
+
+echo "[test] building (debug, with tests)"
+swift build --build-tests
+
+image_dir=$PWD/.build/guest-image
+scripts/build-guest-image.sh "$image_dir"
+
+run_dir=$(mktemp -d /tmp/nodeagent-run.XXXXXX)
+cleanup() {
+    for instance in "$run_dir"/*/; do
+        [[ -d $instance ]] && scripts/private-libvirtd.sh stop "$instance" >/dev/null 2>&1 || true
+    done
+    rm -rf "$run_dir"
+}
+trap cleanup EXIT
+
+export NODEAGENT_GUEST_IMAGE=$image_dir
+export NODEAGENT_REQUIRE_INTEGRATION=1
+export NODEAGENT_TEST_RUN_DIR=$run_dir
+echo "[test] running the suite"
+swift test --skip-build "$@"
+echo "[test] whole run took $(( $(date +%s) - start )) s"
