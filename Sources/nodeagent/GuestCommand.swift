@@ -49,7 +49,7 @@ struct GuestCommand: AsyncParsableCommand {
 
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Shut a guest down: ACPI request, repeated, then destroy after the grace period.",
+            abstract: "Shut a guest down: shutdown request, repeated, then destroy after the grace period.",
             discussion: "A protected guest is not destroyed at the end of the grace period unless --force is given.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target

@@ -9,7 +9,7 @@ struct NodeAgentCommand: AsyncParsableCommand {
         abstract: "Host agent for hypervisor and storage nodes.",
         discussion: """
             Commands act directly on the libvirt URI given by --uri or by the configuration file \
-            (default \(AgentConfigPath.default); without it, libvirt's test driver). \
+            (default \(AgentConfig.defaultPath); without it, libvirt's test driver). \
             Exit codes are listed in docs/CLI.md.
             """,
         version: "0.1.0",
@@ -28,8 +28,4 @@ struct NodeAgentCommand: AsyncParsableCommand {
             exit(withError: error)
         }
     }
-}
-
-enum AgentConfigPath {
-    static let `default` = "/etc/nodeagent/nodeagent.toml"
 }
