@@ -58,8 +58,8 @@ public struct GuestDetails: Sendable {
 }
 
 /// What `GuestManager.undefine` removed and what it kept.
-public struct UndefineResult: Sendable, Equatable, Codable {
-    public struct Kept: Sendable, Equatable, Codable {
+public struct UndefineResult: Sendable, Equatable, Encodable {
+    public struct Kept: Sendable, Equatable, Encodable {
         public var disk: String
         public var reason: String
     }
@@ -67,4 +67,14 @@ public struct UndefineResult: Sendable, Equatable, Codable {
     public var uuid: UUID
     public var deletedVolumes: [String] = []
     public var keptDisks: [Kept] = []
+
+    private enum CodingKeys: String, CodingKey { case guest, uuid, deletedVolumes, keptDisks }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(guest, forKey: .guest)
+        try c.encode(uuid.uuidString.lowercased(), forKey: .uuid)
+        try c.encode(deletedVolumes, forKey: .deletedVolumes)
+        try c.encode(keptDisks, forKey: .keptDisks)
+    }
 }
