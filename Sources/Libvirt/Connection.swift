@@ -48,7 +48,7 @@ public final class Connection: Sendable {
         }
         reconnecting?.cancel()
         subscribers.forEach { $0.finish() }
-        if let handle { Self.release(handle) }
+        if let handle { queue.async { Self.release(handle) } }
     }
 
     /// Opens a connection and waits for it.
@@ -61,6 +61,9 @@ public final class Connection: Sendable {
     }
 
     public var status: Status { state.withLock { $0.status } }
+
+    /// How many event streams are being consumed.
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     /// Opens the connection if it is not open. On failure the error is thrown and, if
     /// `options.reconnect` is set, reopening goes on in the background.
@@ -157,8 +160,10 @@ public final class Connection: Sendable {
     }
 
     /// Runs a blocking closure on the call queue, bounded by the call timeout.
+    /// `late` receives a successful result that arrived after the caller timed out, so that
+    /// it can be released (an opened connection, say) instead of leaking.
     func runBlocking<T: Sendable>(
-        call: String, target: String,
+        call: String, target: String, late: @escaping @Sendable (T) -> Void = { _ in },
         _ body: @escaping @Sendable () throws(LibvirtError) -> T
     ) async throws(LibvirtError) -> T {
         let once = ResumeOnce<T>()
@@ -170,11 +175,13 @@ public final class Connection: Sendable {
                 once.install(continuation)
                 queue.async {
                     let result = Result { () throws(LibvirtError) -> T in try body() }
-                    once.resume(with: result.mapError { $0 as any Error })
+                    if !once.resume(with: result.mapError { $0 as any Error }), case .success(let value) = result {
+                        late(value)
+                    }
                 }
                 if let timeout {
                     queue.asyncAfter(deadline: .now() + timeout.timeInterval) {
-                        once.resume(
+                        _ = once.resume(
                             with: .failure(
                                 LibvirtError(
                                     kind: .timeout, call: call,
@@ -196,7 +203,10 @@ public final class Connection: Sendable {
         let uri = self.uri
         let options = self.options
         let box = CallbackBox(connection: self)
-        let pointer = try await runBlocking(call: "virConnectOpen", target: uri) { () throws(LibvirtError) -> RawPointer in
+        let pointer = try await runBlocking(
+            call: "virConnectOpen", target: uri,
+            late: { Self.release(Handle(pointer: $0.raw, generation: 0, box: box)) }
+        ) { () throws(LibvirtError) -> RawPointer in
             RawPointer(try Self.openBlocking(uri: uri, options: options, box: box))
         }.raw
         let installed: (Int, [AsyncStream<ConnectionEvent>.Continuation])? = state.withLock { s in
@@ -383,12 +393,15 @@ private final class ResumeOnce<T: Sendable>: Sendable {
 
     func install(_ c: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = c } }
 
-    func resume(with result: Result<T, any Error>) {
+    /// Returns false if the continuation had already been resumed.
+    @discardableResult
+    func resume(with result: Result<T, any Error>) -> Bool {
         let target = continuation.withLock { c in
             defer { c = nil }
             return c
         }
         target?.resume(with: result)
+        return target != nil
     }
 }
 

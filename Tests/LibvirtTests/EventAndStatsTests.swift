@@ -27,14 +27,18 @@ struct EventAndStatsTests {
     @Test func aConsumerThatStopsIsForgotten() async throws {
         let connection = try await Connection.open("test:///default")
         defer { connection.close() }
+        #expect(connection.subscriberCount == 0)
         do {
             let stream = connection.events()
+            #expect(connection.subscriberCount == 1)
             let consumer = Task { for await _ in stream {} }
             consumer.cancel()
             await consumer.value
         }
+        try await waitUntil("the stopped consumer to be removed", timeout: .seconds(10)) { connection.subscriberCount == 0 }
         // The connection keeps working and delivers to new consumers.
         let recorder = EventRecorder(connection)
+        #expect(connection.subscriberCount == 1)
         let name = "after-\(UUID().uuidString.prefix(8))"
         _ = try await connection.defineDomain(xml: testDomainXML(name))
         try await recorder.waitForDomain(name, .defined)

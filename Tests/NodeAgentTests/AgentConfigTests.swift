@@ -94,30 +94,3 @@ struct AgentConfigTests {
         }
     }
 }
-
-@Suite("Inventory of the serve loop")
-struct InventoryWatcherTests {
-    @Test func reconcilesWritesTheInventoryAndFollowsEvents() async throws {
-        try await withIsolatedTestDriver(domains: 3) { connection in
-            try await withTemporaryDirectory("state") { state in
-                let manager = GuestManager(connection: connection)
-                let watcher = InventoryWatcher(manager: manager, stateDirectory: state.path + "/nested", logger: .init(label: "test"))
-                let first = try await watcher.reconcile()
-                #expect(first.guests.count == 3)
-                #expect(first.foreign.count == 3)
-                #expect(first.summary == "3 guest(s): 0 managed, 3 foreign, 2 active")
-
-                let running = Task { try await watcher.run() }
-                defer { running.cancel() }
-                try await manager.define(sampleSpec("added"))
-                try await waitUntil("inventory listing the new guest", timeout: .seconds(30)) {
-                    guard let data = FileManager.default.contents(atPath: watcher.inventoryFile.path),
-                        let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                        let guests = json["guests"] as? [[String: Any]]
-                    else { return false }
-                    return guests.contains { $0["name"] as? String == "added" && $0["managed"] as? Bool == true }
-                }
-            }
-        }
-    }
-}

@@ -75,3 +75,15 @@ func call<T>(_ operation: String, _ subject: String, _ body: () async throws(Lib
         throw AgentError.from(error, subject: subject, operation: operation)
     }
 }
+
+extension Result where Failure == AgentError {
+    /// The outcome of an operation as a value. (Matching on it also avoids a Swift 6.3 compiler
+    /// crash seen with typed `catch ... where` inside some async functions.)
+    init(_ body: () async throws(AgentError) -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}

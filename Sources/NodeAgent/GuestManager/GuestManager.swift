@@ -240,14 +240,9 @@ public struct GuestManager: Sendable {
         return guests
     }
 
-    /// `list()` as a `Result` (works around a Swift 6.3 compiler crash on typed `catch where`
-    /// in some async contexts).
-    func listResult() async -> Result<[Guest], AgentError> {
-        do throws(AgentError) {
-            return .success(try await list())
-        } catch {
-            return .failure(error)
-        }
+    /// One guest, by name or UUID.
+    public func get(_ ref: String) async throws(AgentError) -> Guest {
+        try await guest(try await resolve(ref, "get"), operation: "get")
     }
 
     /// One guest with its runtime info and its parsed definition.

@@ -45,8 +45,7 @@ public final class InventoryWatcher: Sendable {
     public func reconcile() async throws -> Inventory {
         let connection = manager.connection
         var inventory = Inventory(uri: connection.uri, updated: Date(), connected: true, guests: [])
-        let listed: Result<[Guest], AgentError> = await manager.listResult()
-        switch listed {
+        switch await Result({ () throws(AgentError) in try await manager.list() }) {
         case .success(let guests):
             inventory.guests = guests
         case .failure(let error) where error.code == .unavailable:
@@ -64,26 +63,45 @@ public final class InventoryWatcher: Sendable {
         return inventory
     }
 
-    /// Reconciles, then follows events until the task is cancelled.
+    /// Reconciles, then follows events until the task is cancelled: a domain event refreshes
+    /// that one guest; a reconnect reconciles everything again.
     public func run() async throws {
         let events = manager.connection.events()
-        try await reconcile()
+        var inventory = try await reconcile()
         for await event in events {
+            if Task.isCancelled { break }
             switch event {
             case .domain(let e):
                 logger.info(
                     "guest \(e.kind?.name ?? "event") (\(e.detailName))",
                     metadata: ["guest.name": "\(e.domainName)", "guest.uuid": "\(e.domainUUID)"])
-                try await reconcile()
+                await refresh(e, in: &inventory)
             case .disconnected(let reason, let message):
                 logger.warning("libvirt connection lost (\(reason)): \(message); reconnecting")
+                inventory.connected = false
             case .connected(let generation):
-                if generation > 1 {
-                    logger.info("libvirt connection restored; reconciling")
-                    try await reconcile()
-                }
+                guard generation > 1 else { continue }
+                logger.info("libvirt connection restored; reconciling")
+                inventory = try await reconcile()
+                continue
             }
-            if Task.isCancelled { break }
+            inventory.updated = Date()
+            try write(inventory)
+        }
+    }
+
+    /// Applies one domain event to the inventory.
+    private func refresh(_ event: DomainEvent, in inventory: inout Inventory) async {
+        inventory.guests.removeAll { $0.uuid == event.domainUUID }
+        guard event.kind != .undefined else { return }
+        switch await Result({ () throws(AgentError) in try await manager.get(event.domainUUID.uuidString) }) {
+        case .success(let guest):
+            inventory.guests.append(guest)
+            inventory.guests.sort { $0.name < $1.name }
+        case .failure(let error) where error.code == .notFound:
+            break  // undefined (or transient and stopped) before we looked
+        case .failure(let error):
+            logger.warning("cannot refresh guest \(event.domainName): \(error)")
         }
     }
 
