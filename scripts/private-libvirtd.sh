@@ -78,7 +78,9 @@ ns_exec() {
     mount -n --bind "$DIR/run" /run/libvirt || die "bind $DIR/run -> /run/libvirt failed"
     local t
     for t in "${BIND_TARGETS[@]}"; do
-        [[ -d $t ]] || die "$t does not exist on this host (is libvirt-daemon installed?)"
+        # Without libvirt-daemon-system (never installed by our scripts) some of these do not
+        # exist; an empty directory is created as the mount point, nothing is put in it.
+        [[ -d $t ]] || mkdir -p "$t" || die "cannot create mount point $t"
         mount -n --bind "$(bind_source "$t")" "$t" || die "bind $(bind_source "$t") -> $t failed"
     done
     # Nothing from the caller's environment may redirect the daemons elsewhere.
