@@ -9,13 +9,15 @@
 # Packages already installed are not touched; `apt-get update` runs only when something is
 # missing. The Swift toolchain itself comes with the machine (/opt/swift).
 #
-# libvirt-daemon-system is deliberately NOT installed: it ships the host's `default` network
-# with autostart, and the tests never use the host's libvirt (see scripts/private-libvirtd.sh).
+# libvirt-daemon-system is needed even though the tests never use the host's libvirt: its
+# postinst creates the libvirt-qemu user, without which libvirtd's QEMU driver refuses to
+# initialise. It starts nothing here (no systemd), and the private libvirtd the tests run
+# never sees the host's /etc/libvirt (so the host's `default` network is never started).
 set -euo pipefail
 
 mode=${1:-test}
 build_packages=(pkg-config libvirt-dev libsystemd-dev libxml2-dev)
-test_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+test_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
     libxml2-utils kmod cpio gzip util-linux procps)
 
 case $mode in

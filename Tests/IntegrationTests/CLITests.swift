@@ -15,12 +15,8 @@ struct CLITests {
 
     /// Runs the CLI; returns exit code, stdout and stderr.
     func cli(_ arguments: [String], uri: String) throws -> (status: Int32, out: String, err: String) {
-        do {
-            let out = try run(Self.binary, arguments + ["--uri", uri])
-            return (0, out, "")
-        } catch let failure as CommandFailed {
-            return (failure.status, "", failure.stderr)
-        }
+        let result = try execute(Self.binary, arguments + ["--uri", uri])
+        return (result.status, result.stdout, result.stderr)
     }
 
     func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }

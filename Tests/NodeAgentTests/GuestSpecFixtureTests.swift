@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import NodeAgent
@@ -60,34 +61,14 @@ enum GuestSpecFixtures {
     /// virt-xml-validate is a shell script around xmllint; both must exist.
     static let canValidateSchema = which("virt-xml-validate") != nil && which("xmllint") != nil
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs a program to completion, capturing its output.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+    /// Runs a program to completion, capturing its output (TestSupport's spawner).
+    static func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+        try execute(executable, arguments)
     }
 
     /// Runs `commands` (`;`-separated) in ONE `virsh -c test:///default` session: the test
     /// driver's state lives only as long as the connection.
-    static func virshSession(_ commands: String) throws -> Output {
+    static func virshSession(_ commands: String) throws -> CommandResult {
         try run(virsh!, ["-q", "-c", "test:///default", commands])
     }
 

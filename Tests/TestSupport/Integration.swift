@@ -82,12 +82,21 @@ public struct GuestImage: Sendable {
     public var initrd: String
 }
 
-/// Runs a program to completion and returns its standard output; throws with its stderr if it
-/// fails. Uses posix_spawn and waitpid directly: Foundation's `Process.waitUntilExit` was seen
-/// to hang here on a child that had already exited. Output goes through temporary files, so a
-/// daemon the child leaves behind cannot hold a pipe open.
-@discardableResult
-public func run(_ executable: String, _ arguments: [String]) throws -> String {
+/// What a finished program left behind.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs a program to completion and returns its exit status and output.
+///
+/// Uses posix_spawn and waitpid directly: Foundation's `Process.waitUntilExit` was seen to hang
+/// here on a child that had already exited. The child gets no descriptor of ours but its own
+/// stdio (a daemon it starts cannot hold another test's pipe open), a clean signal mask (the
+/// test runner's threads block signals, and a daemon inheriting that ignores SIGTERM), and
+/// output files rather than pipes.
+public func execute(_ executable: String, _ arguments: [String]) throws -> CommandResult {
     let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString).out").path
     let errPath = outPath + ".err"
     defer {
@@ -100,10 +109,7 @@ public func run(_ executable: String, _ arguments: [String]) throws -> String {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    // The test runner's threads block signals (libdispatch); a child would inherit that mask,
-    // and daemons started by the child would then never see SIGTERM. Start it clean.
+    closeInheritedDescriptors(&actions)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -115,6 +121,8 @@ public func run(_ executable: String, _ arguments: [String]) throws -> String {
     for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
     posix_spawnattr_setsigdefault(&attributes, &defaults)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
     guard spawned == 0 else {
@@ -124,14 +132,35 @@ public func run(_ executable: String, _ arguments: [String]) throws -> String {
     while waitpid(pid, &status, 0) < 0 {
         guard errno == EINTR else { throw CommandFailed(command: executable, status: -1, stderr: "waitpid failed: errno \(errno)") }
     }
-    let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     let exited = status & 0x7f == 0
-    let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    guard code == 0 else {
-        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: code, stderr: stderr)
+    return CommandResult(
+        status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}
+
+/// Closes every descriptor from 3 up in the child: glibc's
+/// `posix_spawn_file_actions_addclosefrom_np` (looked up at run time: Swift's Glibc module does
+/// not import it), else one close action per descriptor open now.
+private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        return
     }
-    return stdout
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+}
+
+/// Runs a program and returns its standard output; throws `CommandFailed` (with its stderr)
+/// if it exits with a non-zero status.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String]) throws -> String {
+    let result = try execute(executable, arguments)
+    guard result.status == 0 else {
+        throw CommandFailed(command: ([executable] + arguments).joined(separator: " "), status: result.status, stderr: result.stderr)
+    }
+    return result.stdout
 }
 
 public struct CommandFailed: Error, CustomStringConvertible {

@@ -19,9 +19,18 @@ public final class PrivateLibvirtd: Sendable {
         let directory = Integration.runDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         running.withLock { _ = $0.insert(directory) }
-        let output = try run("/bin/bash", [Integration.script("private-libvirtd.sh"), "start", directory])
-        let uri = output.split(separator: "\n").last.map(String.init) ?? ""
-        return PrivateLibvirtd(directory: directory, uri: uri)
+        let instance = PrivateLibvirtd(directory: directory, uri: "")
+        do {
+            let output = try run("/bin/bash", [Integration.script("private-libvirtd.sh"), "start", directory])
+            let uri = output.split(separator: "\n").last.map(String.init) ?? ""
+            return PrivateLibvirtd(directory: directory, uri: uri)
+        } catch {
+            // Whatever did start (virtlogd, say) is stopped; the logs are kept in the message.
+            let log = (try? String(contentsOfFile: directory + "/log/libvirtd.log", encoding: .utf8))?
+                .split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+            instance.stop()
+            throw IntegrationUnavailable(reason: "private libvirtd did not start: \(error)\nlibvirtd.log:\n\(log)")
+        }
     }
 
     private init(directory: String, uri: String) {
@@ -29,16 +38,17 @@ public final class PrivateLibvirtd: Sendable {
         self.uri = uri
     }
 
-    /// The instance shared by the tests of this process (started on first use).
+    /// The instance shared by the tests of this process (started on first use). If it cannot
+    /// start, every later caller gets the same error instead of starting another one.
     public static func shared() throws -> PrivateLibvirtd {
         try sharedInstance.withLock { instance in
-            if let instance { return instance }
-            let started = try PrivateLibvirtd.start("shared")
+            if let instance { return try instance.get() }
+            let started = Result { try PrivateLibvirtd.start("shared") }
             instance = started
-            return started
+            return try started.get()
         }
     }
-    private static let sharedInstance = Mutex<PrivateLibvirtd?>(nil)
+    private static let sharedInstance = Mutex<Result<PrivateLibvirtd, any Error>?>(nil)
 
     /// A directory for this instance's guest files (disks, serial logs, pools).
     public func workDirectory(_ name: String) throws -> String {
