@@ -56,7 +56,7 @@ public final class InventoryWatcher: Sendable {
         }
         for guest in inventory.foreign {
             logger.info(
-                "foreign guest left alone", metadata: ["guest.name": "\(guest.name)", "guest.uuid": "\(guest.uuid)"])
+                "foreign guest left alone", metadata: ["guest.name": "\(guest.name)", "guest.uuid": "\(guest.uuid.uuidString.lowercased())"])
         }
         try write(inventory)
         logger.info("reconciled: \(inventory.summary)")
@@ -74,7 +74,7 @@ public final class InventoryWatcher: Sendable {
             case .domain(let e):
                 logger.info(
                     "guest \(e.kind?.name ?? "event") (\(e.detailName))",
-                    metadata: ["guest.name": "\(e.domainName)", "guest.uuid": "\(e.domainUUID)"])
+                    metadata: ["guest.name": "\(e.domainName)", "guest.uuid": "\(e.domainUUID.uuidString.lowercased())"])
                 await refresh(e, in: &inventory)
             case .disconnected(let reason, let message):
                 logger.warning("libvirt connection lost (\(reason)): \(message); reconnecting")
