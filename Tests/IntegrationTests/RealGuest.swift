@@ -7,7 +7,7 @@ import TestSupport
 /// private libvirtd, and watches their serial logs.
 struct RealGuests {
     let daemon: PrivateLibvirtd
-    let image: GuestImage
+    var image: GuestImage
     let work: String
 
     init(_ daemon: PrivateLibvirtd) throws {

@@ -48,7 +48,11 @@ public enum Integration {
     /// The kernel and initramfs built by scripts/build-guest-image.sh.
     public static func guestImage() throws -> GuestImage {
         try check()
-        let dir = ProcessInfo.processInfo.environment["NODEAGENT_GUEST_IMAGE"]!
+        return try guestImage(at: ProcessInfo.processInfo.environment["NODEAGENT_GUEST_IMAGE"]!)
+    }
+
+    /// An image built by scripts/build-guest-image.sh (or build-guest-tools.sh) in `dir`.
+    public static func guestImage(at dir: String) throws -> GuestImage {
         let text = try String(contentsOfFile: dir + "/image.env", encoding: .utf8)
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -74,6 +78,7 @@ public enum Integration {
 
 public struct IntegrationUnavailable: Error, CustomStringConvertible {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { "integration facilities missing: \(reason)" }
 }
 
@@ -103,12 +108,28 @@ public func execute(_ executable: String, _ arguments: [String]) throws -> Comma
         unlink(outPath)
         unlink(errPath)
     }
+    let pid = try spawn(executable, arguments, stdout: outPath, stderr: errPath)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { throw CommandFailed(command: executable, status: -1, stderr: "waitpid failed: errno \(errno)") }
+    }
+    let exited = status & 0x7f == 0
+    return CommandResult(
+        status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}
+
+/// Starts a program in the background with a clean signal mask, no inherited descriptors but
+/// its stdio (stdin /dev/null; stdout and stderr to the given files or /dev/null). The caller
+/// must `waitpid` it (or `reap`).
+public func spawn(_ executable: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     closeInheritedDescriptors(&actions)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
@@ -128,15 +149,15 @@ public func execute(_ executable: String, _ arguments: [String]) throws -> Comma
     guard spawned == 0 else {
         throw CommandFailed(command: executable, status: -1, stderr: "posix_spawn failed: errno \(spawned)")
     }
+    return pid
+}
+
+/// Waits for a child started by `spawn`; returns its wait status.
+@discardableResult
+public func reap(_ pid: pid_t) -> Int32 {
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 {
-        guard errno == EINTR else { throw CommandFailed(command: executable, status: -1, stderr: "waitpid failed: errno \(errno)") }
-    }
-    let exited = status & 0x7f == 0
-    return CommandResult(
-        status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
-        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status
 }
 
 /// Closes every descriptor from 3 up in the child: glibc's
