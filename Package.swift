@@ -48,19 +48,25 @@ let package = Package(
         .executableTarget(
             name: "nodeagent",
             dependencies: [
-                "NodeAgent",
+                "NodeAgent", "CGroups",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The cgroup read benchmark's library side (Benchmarks/cgroups/run.sh, docs/PERFORMANCE.md).
+        .executableTarget(name: "cgroup-bench", dependencies: ["CGroups"], swiftSettings: strict),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "NodeAgentTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: strict),
+        // Runs inside a test guest (scripts/build-guest-tools.sh): real cgroup v2 limits.
+        .executableTarget(name: "nodeagent-guestcheck", dependencies: ["CGroups"], swiftSettings: strict),
+
         // Real hypervisor: a private libvirtd running TCG guests (scripts/test.sh sets it up).
         .testTarget(
             name: "IntegrationTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CGroupsTests", dependencies: ["CGroups", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Libvirt"], path: "Tests/TestSupport", swiftSettings: strict),
     ]
 )

@@ -4,7 +4,8 @@
 #   1. system packages (scripts/install-deps.sh test);
 #   2. one build of everything, tests included;
 #   3. the tiny guest image (scripts/build-guest-image.sh), built once per run and shared by
-#      every integration test (NODEAGENT_GUEST_IMAGE);
+#      every integration test (NODEAGENT_GUEST_IMAGE), and the same image with the in-guest
+#      cgroup checker added (scripts/build-guest-tools.sh, NODEAGENT_CGROUP_GUEST_IMAGE);
 #   4. `swift test`, with NODEAGENT_REQUIRE_INTEGRATION=1 so the real-hypervisor tests run
 #      (and fail loudly rather than skip if something is missing).
 # Private libvirtd instances live under one run directory; whatever is left there when the
@@ -20,6 +21,8 @@ swift build --build-tests
 
 image_dir=$PWD/.build/guest-image
 scripts/build-guest-image.sh "$image_dir"
+tools_dir=$PWD/.build/guest-tools
+DEBS_FROM=$image_dir scripts/build-guest-tools.sh "$tools_dir"
 
 run_dir=$(mktemp -d /tmp/nodeagent-run.XXXXXX)
 cleanup() {
@@ -31,6 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 export NODEAGENT_GUEST_IMAGE=$image_dir
+export NODEAGENT_CGROUP_GUEST_IMAGE=$tools_dir/image
 export NODEAGENT_REQUIRE_INTEGRATION=1
 export NODEAGENT_TEST_RUN_DIR=$run_dir
 echo "[test] running the suite"

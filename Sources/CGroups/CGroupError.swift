@@ -65,9 +65,9 @@ public struct CGroupError: Error, Sendable, Equatable, CustomStringConvertible {
         case EINVAL:
             return writing ? "the kernel refused the value (wrong format or out of range for this file)" : nil
         case ENOENT:
-            return file.isEmpty
-                ? "no such cgroup"
-                : "no such interface file: the controller is not enabled in the parent's cgroup.subtree_control, or this kernel lacks the file (PSI needs CONFIG_PSI)"
+            if file.isEmpty { return "no such cgroup" }
+            if file.hasSuffix(".pressure") { return "no pressure file: the kernel lacks PSI (CONFIG_PSI, or psi=0 on its command line)" }
+            return "no such interface file: the controller is not enabled in the parent's cgroup.subtree_control, or this kernel lacks the file"
         case EOPNOTSUPP:  // == ENOTSUP on Linux
             return "not supported here: the controller is not enabled for this cgroup, the kernel lacks the feature, or the cgroup type (threaded/domain) does not allow it"
         case EACCES, EPERM:
@@ -81,7 +81,7 @@ public struct CGroupError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         var where_ = path.isEmpty ? "/" : path
-        if !file.isEmpty { where_ += "/\(file)" }
+        if !file.isEmpty { where_ = path.isEmpty ? file : "\(path)/\(file)" }
         if let value { return "\(where_): writing \"\(value)\": \(message)" }
         return "\(where_): \(message)"
     }

@@ -23,6 +23,7 @@ struct ConfigCommand: AsyncParsableCommand {
                     ["guests.shutdown_grace", "\(c.guests.shutdownGrace)"],
                     ["guests.shutdown_retry_interval", "\(c.guests.shutdownRetryInterval)"],
                     ["guests.owner", c.guests.owner],
+                    ["cgroups.root", c.cgroups.root],
                     ["agent.state_dir", c.agent.stateDirectory],
                 ]
                 if global.json {

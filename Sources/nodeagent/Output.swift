@@ -41,3 +41,11 @@ func formatSeconds(_ duration: Duration) -> String {
     let (s, atto) = duration.components
     return String(format: "%.1f s", Double(s) + Double(atto) / 1e18)
 }
+
+/// Prints one compact JSON object per line (for streams such as `cgroup watch --json`).
+func printJSONLine<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

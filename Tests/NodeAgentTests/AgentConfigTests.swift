@@ -32,9 +32,13 @@ struct AgentConfigTests {
             shutdown_retry_interval = 20
             owner = "controller-eu-1"
 
+            [cgroups]
+            root = "/sys/fs/cgroup/unified"
+
             [agent]
             state_dir = "/var/lib/nodeagent"
             """)
+        #expect(config.cgroups.root == "/sys/fs/cgroup/unified")
         #expect(config.libvirt.uri == "qemu:///system")
         #expect(config.libvirt.keepaliveInterval == 10)
         #expect(config.libvirt.keepaliveCount == 5)
@@ -55,6 +59,7 @@ struct AgentConfigTests {
         ("[libvirt]\nkeepalive_count = 0", "libvirt.keepalive_count", "between 1"),
         ("[telemetry]\ninterval = 5", "telemetry", "unknown key"),
         ("libvirt = \"x\"", "libvirt", "must be a table"),
+        ("[cgroups]\nroot = \"relative/path\"", "cgroups.root", "absolute path"),
     ])
     func refusesABadKeyNamingItAndTheReason(text: String, key: String, reason: String) {
         do {

@@ -37,6 +37,12 @@ extension AgentConfig {
             }
             try section.finish()
         }
+        if var section = try reader.section("cgroups") {
+            config.cgroups.root = try section.string("root", default: config.cgroups.root) { root in
+                root == "auto" || (root.hasPrefix("/") && !root.contains("\0")) ? nil : "must be \"auto\" or an absolute path"
+            }
+            try section.finish()
+        }
         if var section = try reader.section("agent") {
             config.agent.stateDirectory = try section.string("state_dir", default: config.agent.stateDirectory) { path in
                 path.isEmpty || path.contains("\0") ? "must be a directory path" : nil

@@ -12,6 +12,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var libvirt = Libvirt()
     public var guests = Guests()
     public var agent = Agent()
+    public var cgroups = CGroups()
     /// The file this configuration was read from; `nil` for the embedded default.
     public var source: String?
 
@@ -35,6 +36,12 @@ public struct AgentConfig: Sendable, Equatable {
         public var shutdownRetryInterval = 15.0
         /// Owner written into the metadata of guests this agent defines.
         public var owner = "nodeagent"
+    }
+
+    public struct CGroups: Sendable, Equatable {
+        /// The cgroup v2 hierarchy's root; "auto" finds the first cgroup2 mount among
+        /// /sys/fs/cgroup and /sys/fs/cgroup/unified.
+        public var root = "auto"
     }
 
     public struct Agent: Sendable, Equatable {

@@ -1,0 +1,84 @@
+/// Pressure stall information (PSI) from `cpu.pressure`, `memory.pressure`, `io.pressure`
+/// or `irq.pressure`:
+///
+///     some avg10=35.05 avg60=10.36 avg300=2.35 total=6972572
+///     full avg10=34.52 avg60=10.19 avg300=2.31 total=6842317
+///
+/// `some` is the share of time at least one task stalled, `full` the share all non-idle
+/// tasks stalled at once. Kernels before 5.13 print no `full` line in `cpu.pressure`;
+/// `irq.pressure` has only `full`. Reading these files fails with EOPNOTSUPP when
+/// `cgroup.pressure` is 0 or the kernel was booted with `psi=0`.
+public struct Pressure: Sendable, Hashable {
+    /// One line of a pressure file.
+    public struct Line: Sendable, Hashable {
+        /// Percentage of time stalled over the last 10 s.
+        public var avg10: Double
+        /// Percentage of time stalled over the last 60 s.
+        public var avg60: Double
+        /// Percentage of time stalled over the last 300 s.
+        public var avg300: Double
+        /// Total stall time in µs since the cgroup was created.
+        public var total: UInt64
+        /// Fields this library does not know, by key (text as the kernel printed it).
+        public var extra: [String: String]
+
+        /// A line.
+        public init(avg10: Double, avg60: Double, avg300: Double, total: UInt64, extra: [String: String] = [:]) {
+            self.avg10 = avg10
+            self.avg60 = avg60
+            self.avg300 = avg300
+            self.total = total
+            self.extra = extra
+        }
+    }
+
+    /// The pressure files, one per resource (`irq.pressure` needs Linux 6.1 and
+    /// CONFIG_IRQ_TIME_ACCOUNTING).
+    public static let files = ["cpu.pressure", "memory.pressure", "io.pressure", "irq.pressure"]
+
+    /// The `some` line; nil only in `irq.pressure`.
+    public var some: Line?
+    /// The `full` line; nil in `cpu.pressure` before Linux 5.13.
+    public var full: Line?
+
+    /// A pressure reading.
+    public init(some: Line?, full: Line?) {
+        self.some = some
+        self.full = full
+    }
+
+    /// Parses a pressure file read from `file`. Lines other than `some`/`full`, a line
+    /// missing one of avg10/avg60/avg300/total, or a file with neither line is `.unparsable`.
+    public init(parsing text: String, file: String) throws(CGroupError) {
+        let nested = try NestedKeyedFile(parsing: text, file: file)
+        some = nil
+        full = nil
+        for line in nested.lines {
+            var fields = Dictionary(uniqueKeysWithValues: line.fields.map { ($0.key, $0.value) })
+            func take<Value>(_ key: String, _ parse: (String) -> Value?) throws(CGroupError) -> Value {
+                guard let text = fields.removeValue(forKey: key), let value = parse(text) else {
+                    throw .unparsable(file, line: line.number, text: line.key, "\(key) is missing or not a number")
+                }
+                return value
+            }
+            let parsed = Line(
+                avg10: try take("avg10", Self.percentage), avg60: try take("avg60", Self.percentage),
+                avg300: try take("avg300", Self.percentage), total: try take("total") { UInt64($0) },
+                extra: fields)
+            switch line.key {
+            case "some": some = parsed
+            case "full": full = parsed
+            default:
+                throw .unparsable(file, line: line.number, text: line.key, "expected a \"some\" or \"full\" line")
+            }
+        }
+        guard some != nil || full != nil else {
+            throw .unparsable(file, text: text, "expected a \"some\" or \"full\" line")
+        }
+    }
+
+    private static func percentage(_ text: String) -> Double? {
+        guard text.allSatisfy({ $0.isASCIIDigit || $0 == "." }), let value = Double(text) else { return nil }
+        return value
+    }
+}
