@@ -138,7 +138,7 @@ struct CGroupCommand: AsyncParsableCommand {
                     let list = enable.split(separator: ",").map(String.init)
                     try cgroupCall { () throws(CGroupError) in try created.enable(list) }
                 }
-                print(created.path)
+                try done(options, created.path, "created")
             }
         }
     }
@@ -160,7 +160,7 @@ struct CGroupCommand: AsyncParsableCommand {
                 } catch let error as CGroupError {
                     throw cliError(error)
                 }
-                print("\(group.path): removed")
+                try done(options, group.path, "removed")
             }
         }
     }
@@ -173,7 +173,7 @@ struct CGroupCommand: AsyncParsableCommand {
             try await reporting {
                 let group = try options.group(path, in: try options.tree())
                 do { try await group.freeze() } catch let error as CGroupError { throw cliError(error) }
-                print("\(group.path): frozen")
+                try done(options, group.path, "frozen")
             }
         }
     }
@@ -186,7 +186,7 @@ struct CGroupCommand: AsyncParsableCommand {
             try await reporting {
                 let group = try options.group(path, in: try options.tree())
                 do { try await group.thaw() } catch let error as CGroupError { throw cliError(error) }
-                print("\(group.path): thawed")
+                try done(options, group.path, "thawed")
             }
         }
     }
@@ -199,7 +199,7 @@ struct CGroupCommand: AsyncParsableCommand {
             try await reporting {
                 let group = try options.group(path, in: try options.tree())
                 try cgroupCall { () throws(CGroupError) in try group.kill() }
-                print("\(group.path): killed")
+                try done(options, group.path, "killed")
             }
         }
     }
@@ -213,7 +213,7 @@ struct CGroupCommand: AsyncParsableCommand {
             try await reporting {
                 let group = try options.group(path, in: try options.tree())
                 try cgroupCall { () throws(CGroupError) in try group.move(pid: pid) }
-                print("\(pid) -> \(group.path)")
+                try done(options, group.path, "moved \(pid)")
             }
         }
     }
@@ -249,6 +249,12 @@ struct CGroupCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Reports a finished action: `PATH: what` for people, `{"path": ..., "result": ...}` for scripts.
+private func done(_ options: CGroupCommand.Options, _ path: String, _ result: String) throws {
+    let shown = path.isEmpty ? "/" : path
+    if options.json { try printJSON(["path": shown, "result": result]) } else { print("\(shown): \(result)") }
 }
 
 /// A compact JSON form of a summary.
