@@ -3,47 +3,28 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The real cgroup v2 hierarchy of this host, when there is one we may write to.
-enum UnifiedHierarchy {
-    static let root = "/sys/fs/cgroup/unified"
-    static let available: Bool = {
-        guard let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        return mounts.split(separator: "\n").contains { $0.contains(" \(root) ") && $0.contains(" - cgroup2 ") }
-            && access(root, W_OK) == 0
-    }()
-}
-
 @Suite(
     "Watching cgroup files on the real hierarchy", .serialized,
-    .enabled(if: UnifiedHierarchy.available, "needs a writable cgroup2 mount at /sys/fs/cgroup/unified"))
+    .enabled(if: HostHierarchy.enabled, HostHierarchy.skipReason))
 struct WatchTests {
-    /// A fresh group of our own under the unified root, removed afterwards.
-    func withGroup(_ body: (String) async throws -> Void) async throws {
-        let path = UnifiedHierarchy.root + "/nodeagent-watch-\(UUID().uuidString.prefix(8))"
-        #expect(mkdir(path, 0o755) == 0)
-        try await withCleanup {
-            try await body(path)
-        } cleanup: {
-            // Kill whatever is left, then remove the group.
-            if let procs = try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8) {
-                for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
-            }
-            for _ in 0..<100 where rmdir(path) != 0 { usleep(20_000) }
+    /// A scratch group of our own (HostHierarchy), by its absolute path.
+    func withGroup(_ body: (String, ChildProcesses) async throws -> Void) async throws {
+        try await HostHierarchy.withScratchGroup { group, children in
+            try await body(HostHierarchy.root + "/" + group.path, children)
         }
     }
 
     @Test func cgroupEventsReportPopulatedChanges() async throws {
-        try await withGroup { path in
+        try await withGroup { path, children in
             let changes = InterfaceFileWatcher.changes(of: [path + "/cgroup.events"])
             var iterator = changes.makeAsyncIterator()
-            let sleeper = try spawn("/bin/sleep", ["60"])
-            defer { kill(sleeper, SIGKILL); reap(sleeper) }
-            try "\(sleeper)".write(toFile: path + "/cgroup.procs", atomically: false, encoding: .utf8)
+            let sleeper = try children.spawn("/bin/sleep", ["60"])
+            try "\(sleeper.pid)".write(toFile: path + "/cgroup.procs", atomically: false, encoding: .utf8)
             let first = try await iterator.next()
             #expect(first?.path == path + "/cgroup.events")
             #expect(try String(contentsOfFile: path + "/cgroup.events", encoding: .utf8).contains("populated 1"))
-            kill(sleeper, SIGKILL)
-            reap(sleeper)
+            sleeper.signal(SIGKILL)
+            _ = await sleeper.waitForExit(timeout: .seconds(10))
             _ = try await iterator.next()
             try await waitUntil("populated 0", timeout: .seconds(10)) {
                 try String(contentsOfFile: path + "/cgroup.events", encoding: .utf8).contains("populated 0")
@@ -52,7 +33,7 @@ struct WatchTests {
     }
 
     @Test func aConsumerThatStopsLeavesNoWatchBehind() async throws {
-        try await withGroup { path in
+        try await withGroup { path, _ in
             func inotifyDescriptors() -> Int {
                 let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
                 return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == "anon_inode:inotify" }.count
@@ -69,7 +50,7 @@ struct WatchTests {
     }
 
     @Test func aMissingFileEndsTheStreamWithTheErrno() async throws {
-        try await withGroup { path in
+        try await withGroup { path, _ in
             do {
                 for try await _ in InterfaceFileWatcher.changes(of: [path + "/memory.events"]) {}
                 Issue.record("watching a missing file succeeded")
@@ -90,7 +71,7 @@ struct WatchTests {
             #expect(error.message.contains("multiple of 2 s"))
         }
         #expect(PressureTrigger(.full, stall: .milliseconds(150), window: .seconds(2)).text == "full 150000 2000000")
-        try await withGroup { path in
+        try await withGroup { path, _ in
             // The kernel accepts the trigger (the stream stays open until we stop it).
             let consumer = Task {
                 var count = 0
