@@ -13,7 +13,8 @@ struct BenchOptions {
     var files: [String] = []
     var modes: [BenchMode] = BenchMode.allCases
 
-    static let usage = "usage: cgroup-bench --root ROOT --group GROUP [--repeat N] [--warmup N] [--mode read|walk+read|walk+parse]... FILE..."
+    static let usage =
+        "usage: cgroup-bench --root ROOT --group GROUP [--repeat N] [--warmup N] [--mode read|walk+read|walk+parse]... FILE..."
 
     /// Parses `arguments` (without the program name); a `UsageError` says what is wrong.
     init(arguments: [String]) throws(UsageError) {
@@ -27,7 +28,9 @@ struct BenchOptions {
             case "--warmup": warmupCount = try Self.count(of: argument, from: &rest, minimum: 0)
             case "--mode":
                 let name = try Self.value(of: argument, from: &rest)
-                guard let mode = BenchMode(rawValue: name) else { throw UsageError(message: "unknown mode \(name)\n\(Self.usage)") }
+                guard let mode = BenchMode(rawValue: name) else {
+                    throw UsageError(message: "unknown mode \(name)\n\(Self.usage)")
+                }
                 chosen.append(mode)
             case "-h", "--help": throw UsageError(message: Self.usage)
             default:

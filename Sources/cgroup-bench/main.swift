@@ -7,7 +7,8 @@
 //   walk+read   the clock also covers CGroup.walk from the benchmark's group
 //   walk+parse  walk+read, and each file's text parsed into the library's typed stats
 // One line per timed pass on stdout, the format floor.c and cgroupspy_bench.py print:
-//   RESULT tool=library mode=MODE ns=N groups=G files=F bytes=B
+//   RESULT tool=library mode=MODE ns=N groups=G files=F bytes=B check=C
+// (C: a number taken from the parsed values, so the parsing is observable and cannot be elided)
 import CGroups
 import Glibc
 
@@ -54,18 +55,20 @@ func run(_ options: BenchOptions) throws(CGroupError) {
     for pass in 0..<(options.warmupCount + options.repeatCount) {
         var passes: [(BenchMode, (UInt64, PassCounts))] = []
         for mode in options.modes {
-            switch mode {
-            case .read:
-                passes.append((mode, try nanoseconds { () throws(CGroupError) in try readAll(found, files, parsers: nil) }))
-            case .walkRead:
-                passes.append((mode, try nanoseconds { () throws(CGroupError) in try readAll(try top.walk(), files, parsers: nil) }))
-            case .walkParse:
-                passes.append((mode, try nanoseconds { () throws(CGroupError) in try readAll(try top.walk(), files, parsers: parsers) }))
+            let timed = try nanoseconds { () throws(CGroupError) -> PassCounts in
+                switch mode {
+                case .read: return try readAll(found, files, parsers: nil)
+                case .walkRead: return try readAll(try top.walk(), files, parsers: nil)
+                case .walkParse: return try readAll(try top.walk(), files, parsers: parsers)
+                }
             }
+            passes.append((mode, timed))
         }
         guard pass >= options.warmupCount else { continue }
         for (mode, (ns, counts)) in passes {
-            print("RESULT tool=library mode=\(mode.rawValue) ns=\(ns) groups=\(counts.groups) files=\(counts.files) bytes=\(counts.bytes)")
+            print(
+                "RESULT tool=library mode=\(mode.rawValue) ns=\(ns) groups=\(counts.groups) files=\(counts.files) bytes=\(counts.bytes) check=\(counts.parsed)"
+            )
         }
     }
 }
