@@ -21,7 +21,7 @@ public struct CGroupEvents: Sendable, Hashable {
 
     /// Parses `cgroup.events` text; `populated` is required, values must be 0 or 1.
     public init(parsing text: String, file: String = "cgroup.events") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         func flag(_ value: UInt64?, _ key: String) throws(CGroupError) -> Bool? {
             guard let value else { return nil }
             guard value <= 1 else { throw .unparsable(file, text: "\(key) \(value)", "expected 0 or 1") }
@@ -31,4 +31,6 @@ public struct CGroupEvents: Sendable, Hashable {
         frozen = try flag(counters.take("frozen"), "frozen")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys(["populated", "frozen"])
 }

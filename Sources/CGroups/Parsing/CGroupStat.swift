@@ -23,9 +23,11 @@ public struct CGroupStat: Sendable, Hashable {
 
     /// Parses `cgroup.stat` text; `nr_descendants` and `nr_dying_descendants` are required.
     public init(parsing text: String, file: String = "cgroup.stat") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         descendants = try counters.require("nr_descendants")
         dyingDescendants = try counters.require("nr_dying_descendants")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys(["nr_descendants", "nr_dying_descendants"])
 }

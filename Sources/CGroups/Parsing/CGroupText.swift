@@ -8,6 +8,12 @@ public enum CGroupText {
     /// The one line of a single-value file, without its newline; refused when the file has
     /// more than one line. An empty file gives "".
     public static func singleLine(_ text: String, file: String) throws(CGroupError) -> String {
+        let fast: String?? = KernelBytes.scan(text) { bytes in
+            var lines = bytes.lines
+            guard let line = lines.next() else { return .some(nil) }
+            return lines.next() == nil ? bytes.string(line).map { .some($0) } : nil
+        }
+        if let fast { return fast ?? "" }
         let lines = contentLines(text)
         guard lines.count <= 1 else {
             throw .unparsable(file, line: lines[1].number, text: lines[1].text, "expected a single value")
@@ -20,7 +26,8 @@ public enum CGroupText {
     public static func value<Value: CGroupValue>(
         _ text: String, file: String, as type: Value.Type = Value.self
     ) throws(CGroupError) -> Value {
-        try Value(fileText: try singleLine(text, file: file), file: file)
+        if Value.self == UInt64.self, let number = KernelBytes.unsigned(text) { return number as! Value }
+        return try Value(fileText: try singleLine(text, file: file), file: file)
     }
 
     /// A `0`/`1` flag file (`cgroup.freeze`, `memory.oom.group`, `cpu.idle`).

@@ -22,6 +22,10 @@ public struct FlatKeyedFile: Sendable, Hashable {
     /// separated by one space) or repeats a key is refused as `.unparsable`.
     public init(parsing text: String, file: String) throws(CGroupError) {
         self.file = file
+        if let entries = KernelBytes.scan(text, Self.scan) {
+            self.entries = entries
+            return
+        }
         var entries: [Entry] = []
         var seen: Set<Substring> = []
         for line in CGroupText.contentLines(text) {
@@ -35,6 +39,19 @@ public struct FlatKeyedFile: Sendable, Hashable {
             entries.append(Entry(key: String(fields[0]), value: String(fields[1]), line: line.number))
         }
         self.entries = entries
+    }
+
+    /// The fast path (see `KernelBytes`): nil sends the text to the reference parser.
+    private static func scan(_ bytes: KernelBytes) -> [Entry]? {
+        var entries: [Entry] = []
+        var lines = bytes.lines
+        while let line = lines.next() {
+            guard let (key, value) = bytes.keyValue(line), let key = bytes.string(key), let value = bytes.string(value),
+                !entries.contains(where: { $0.key == key })
+            else { return nil }
+            entries.append(Entry(key: key, value: value, line: lines.number))
+        }
+        return entries
     }
 
     /// The value's text for `key`, nil when absent.
@@ -58,6 +75,7 @@ public struct FlatKeyedFile: Sendable, Hashable {
     }
 
     private static func parse<Value: CGroupValue>(_ entry: Entry, file: String) throws(CGroupError) -> Value {
+        if Value.self == UInt64.self, let number = KernelBytes.unsigned(entry.value) { return number as! Value }
         do throws(CGroupError) { return try Value(fileText: entry.value, file: file) } catch {
             throw .unparsable(
                 file, line: entry.line, text: "\(entry.key) \(entry.value)",

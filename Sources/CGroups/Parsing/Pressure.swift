@@ -50,6 +50,10 @@ public struct Pressure: Sendable, Hashable {
     /// Parses a pressure file read from `file`. Lines other than `some`/`full`, a line
     /// missing one of avg10/avg60/avg300/total, or a file with neither line is `.unparsable`.
     public init(parsing text: String, file: String) throws(CGroupError) {
+        if let pressure = KernelBytes.scan(text, Self.scan) {
+            self = pressure
+            return
+        }
         let nested = try NestedKeyedFile(parsing: text, file: file)
         some = nil
         full = nil
@@ -75,6 +79,53 @@ public struct Pressure: Sendable, Hashable {
         guard some != nil || full != nil else {
             throw .unparsable(file, text: text, "expected a \"some\" or \"full\" line")
         }
+    }
+
+    /// The fast path (see `KernelBytes`): nil sends the text to the reference parser.
+    private static func scan(_ bytes: KernelBytes) -> Pressure? {
+        var pressure = Pressure(some: nil, full: nil)
+        for line in bytes.lines {
+            let words = bytes.words(line)
+            guard let key = words.first else { return nil }
+            var avg10: Double?
+            var avg60: Double?
+            var avg300: Double?
+            var total: UInt64?
+            var extra: [String: String] = [:]
+            for word in words.dropFirst() {
+                let equals = bytes.first(UInt8(ascii: "="), in: word)
+                guard equals > word.lowerBound, equals < word.upperBound else { return nil }
+                let name = word.lowerBound..<equals
+                let value = equals + 1..<word.upperBound
+                if bytes.matches(name, "avg10") {
+                    guard avg10 == nil, let number = bytes.decimal(value) else { return nil }
+                    avg10 = number
+                } else if bytes.matches(name, "avg60") {
+                    guard avg60 == nil, let number = bytes.decimal(value) else { return nil }
+                    avg60 = number
+                } else if bytes.matches(name, "avg300") {
+                    guard avg300 == nil, let number = bytes.decimal(value) else { return nil }
+                    avg300 = number
+                } else if bytes.matches(name, "total") {
+                    guard total == nil, let number = bytes.unsigned(value) else { return nil }
+                    total = number
+                } else {
+                    guard let name = bytes.string(name), let value = bytes.string(value),
+                        extra.updateValue(value, forKey: name) == nil
+                    else { return nil }
+                }
+            }
+            guard let avg10, let avg60, let avg300, let total else { return nil }
+            let parsed = Line(avg10: avg10, avg60: avg60, avg300: avg300, total: total, extra: extra)
+            if bytes.matches(key, "some"), pressure.some == nil {
+                pressure.some = parsed
+            } else if bytes.matches(key, "full"), pressure.full == nil {
+                pressure.full = parsed
+            } else {
+                return nil
+            }
+        }
+        return pressure.some != nil || pressure.full != nil ? pressure : nil
     }
 
     private static func percentage(_ text: String) -> Double? {

@@ -35,7 +35,7 @@ public struct CPUStat: Sendable, Hashable {
 
     /// Parses `cpu.stat` text; `usage_usec`, `user_usec` and `system_usec` are required.
     public init(parsing text: String, file: String = "cpu.stat") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         usageUsec = try counters.require("usage_usec")
         userUsec = try counters.require("user_usec")
         systemUsec = try counters.require("system_usec")
@@ -47,4 +47,9 @@ public struct CPUStat: Sendable, Hashable {
         burstUsec = counters.take("burst_usec")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys([
+        "usage_usec", "user_usec", "system_usec", "nice_usec", "nr_periods", "nr_throttled", "throttled_usec",
+        "nr_bursts", "burst_usec",
+    ])
 }

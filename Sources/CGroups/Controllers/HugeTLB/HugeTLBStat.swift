@@ -16,8 +16,10 @@ public struct HugeTLBStat: Sendable, Hashable {
         self.size = size
         self.current = try CGroupText.value(current, file: size.file("current"))
         self.max = try CGroupText.value(max, file: size.file("max"))
-        var counters = try KeyedCounters(parsing: events, file: size.file("events"))
+        var counters = try KeyedCounters(parsing: events, file: size.file("events"), keys: Self.counterKeys)
         maxEvents = try counters.require("max")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys(["max"])
 }

@@ -27,7 +27,7 @@ public struct MemoryEvents: Sendable, Hashable {
 
     /// Parses `memory.events` or `memory.events.local` text.
     public init(parsing text: String, file: String = "memory.events") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         low = try counters.require("low")
         high = try counters.require("high")
         max = try counters.require("max")
@@ -36,4 +36,6 @@ public struct MemoryEvents: Sendable, Hashable {
         oomGroupKill = counters.take("oom_group_kill")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys(["low", "high", "max", "oom", "oom_kill", "oom_group_kill"])
 }

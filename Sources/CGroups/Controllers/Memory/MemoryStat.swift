@@ -65,7 +65,7 @@ public struct MemoryStat: Sendable, Hashable {
 
     /// Parses `memory.stat` text (all values must be unsigned numbers).
     public init(parsing text: String, file: String = "memory.stat") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         anon = counters.take("anon")
         self.file = counters.take("file")
         kernel = counters.take("kernel")
@@ -97,4 +97,12 @@ public struct MemoryStat: Sendable, Hashable {
         pagesStolen = counters.take("pgsteal")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys([
+        "anon", "file", "kernel", "kernel_stack", "pagetables", "percpu", "sock", "vmalloc", "shmem", "zswap",
+        "zswapped", "file_mapped", "file_dirty", "file_writeback", "swapcached", "anon_thp", "inactive_anon",
+        "active_anon", "inactive_file", "active_file", "unevictable", "slab_reclaimable",
+        "slab_unreclaimable", "pgfault", "pgmajfault", "workingset_refault_anon", "workingset_refault_file",
+        "pgscan", "pgsteal",
+    ])
 }

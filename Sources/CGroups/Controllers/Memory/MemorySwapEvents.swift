@@ -15,10 +15,12 @@ public struct MemorySwapEvents: Sendable, Hashable {
 
     /// Parses `memory.swap.events` text.
     public init(parsing text: String, file: String = "memory.swap.events") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         high = counters.take("high")
         max = try counters.require("max")
         fail = try counters.require("fail")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys(["high", "max", "fail"])
 }

@@ -10,8 +10,10 @@ public struct PIDsEvents: Sendable, Hashable {
 
     /// Parses `pids.events` text.
     public init(parsing text: String, file: String = "pids.events") throws(CGroupError) {
-        var counters = try KeyedCounters(parsing: text, file: file)
+        var counters = try KeyedCounters(parsing: text, file: file, keys: Self.counterKeys)
         max = try counters.require("max")
         extra = counters.remaining
     }
+
+    private static let counterKeys = CounterKeys(["max"])
 }
