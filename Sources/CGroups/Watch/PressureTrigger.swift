@@ -53,19 +53,22 @@ extension InterfaceFileWatcher {
     /// descriptor is closed when the consumer stops. The stream ends when the cgroup is removed.
     public static func pressureEvents(
         at path: String, trigger: PressureTrigger, unprivileged: Bool = true
-    ) -> AsyncThrowingStream<PressureTrigger, any Error> {
+    ) -> WatchStream<PressureTrigger> {
         let directory = (path as NSString).deletingLastPathComponent
         let file = (path as NSString).lastPathComponent
-        return AsyncThrowingStream { continuation in
+        return WatchStream.make { continuation, wake in
             do throws(CGroupError) {
                 try trigger.validate(file: file, path: directory, unprivileged: unprivileged)
             } catch {
+                wake.close()
                 continuation.finish(throwing: error)
                 return
             }
             let fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else {
-                continuation.finish(throwing: CGroupError.system(errno, path: directory, file: file, operation: "open"))
+                let error = errno
+                wake.close()
+                continuation.finish(throwing: CGroupError.system(error, path: directory, file: file, operation: "open"))
                 return
             }
             let text = trigger.text
@@ -73,18 +76,10 @@ extension InterfaceFileWatcher {
             guard written >= 0 else {
                 let error = errno
                 close(fd)
+                wake.close()
                 continuation.finish(throwing: CGroupError.system(error, path: directory, file: file, value: text, operation: "write trigger"))
                 return
             }
-            var pipeFDs: [Int32] = [-1, -1]
-            guard pipe(&pipeFDs) == 0 else {
-                let error = errno
-                close(fd)
-                continuation.finish(throwing: CGroupError.system(error, path: directory, operation: "pipe"))
-                return
-            }
-            let wake = WakePipe(read: pipeFDs[0], write: pipeFDs[1])
-            continuation.onTermination = { _ in wake.wakeUp() }
             let thread = Thread {
                 defer {
                     close(fd)
@@ -106,26 +101,5 @@ extension InterfaceFileWatcher {
             thread.name = "cgroup-psi"
             thread.start()
         }
-    }
-}
-
-/// A pipe used to wake a blocked `poll`.
-final class WakePipe: Sendable {
-    let read: Int32
-    let write: Int32
-
-    init(read: Int32, write: Int32) {
-        self.read = read
-        self.write = write
-    }
-
-    func wakeUp() {
-        var one: UInt8 = 1
-        _ = Glibc.write(write, &one, 1)
-    }
-
-    func close() {
-        _ = Glibc.close(read)
-        _ = Glibc.close(write)
     }
 }
