@@ -126,8 +126,5 @@ struct Limits {
 }
 
 extension CGroup {
-    /// The group's absolute path on the host.
-    var absolutePath: String { tree.rootPath + (path.isEmpty ? "" : "/" + path) }
-
     var controllersOrEmpty: [String] { (try? controllers) ?? [] }
 }

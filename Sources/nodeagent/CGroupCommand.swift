@@ -229,7 +229,6 @@ struct CGroupCommand: AsyncParsableCommand {
                 let tree = try options.tree()
                 let group = try options.group(path, in: tree)
                 let files = ["cgroup.events", "memory.events", "pids.events"].filter { (try? group.readIfPresent($0)) != nil }
-                let base = tree.rootPath + (group.path.isEmpty ? "" : "/" + group.path)
                 func show(_ file: String) {
                     let text = ((try? group.read(file)) ?? "").split(separator: "\n").joined(separator: " ")
                     if options.json {
@@ -240,7 +239,7 @@ struct CGroupCommand: AsyncParsableCommand {
                 }
                 files.forEach(show)
                 do {
-                    for try await change in InterfaceFileWatcher.changes(of: files.map { base + "/" + $0 }) {
+                    for try await change in InterfaceFileWatcher.changes(of: files.map { group.absolutePath + "/" + $0 }) {
                         show(URL(fileURLWithPath: change.path).lastPathComponent)
                     }
                 } catch let error as CGroupError {

@@ -54,7 +54,7 @@ enum HostHierarchy {
 
     private static func cleanUp(_ group: CGroup, _ children: ChildProcesses) async {
         await children.killAll()
-        let base = root + "/" + group.path
+        let base = group.absolutePath
         precondition(group.name.hasPrefix("nodeagent-test-") && !base.contains("process_api"))
         // Deepest first; only directories (cgroups) below our own group, removed with rmdir.
         let below = ((try? FileManager.default.subpathsOfDirectory(atPath: base)) ?? [])
@@ -193,7 +193,7 @@ final class ChildProcess: Sendable {
         var path = ""
         await #expect(throws: Planned.self) {
             try await HostHierarchy.withScratchGroup { group, children in
-                path = HostHierarchy.root + "/" + group.path
+                path = group.absolutePath
                 let inner = try group.create("inner").create("deeper")
                 try inner.move(pid: try children.spawn("/bin/sleep", ["60"]).pid)
                 throw Planned()

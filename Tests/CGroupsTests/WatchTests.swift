@@ -10,7 +10,7 @@ struct WatchTests {
     /// A scratch group of our own (HostHierarchy), by its absolute path.
     func withGroup(_ body: (String, ChildProcesses) async throws -> Void) async throws {
         try await HostHierarchy.withScratchGroup { group, children in
-            try await body(HostHierarchy.root + "/" + group.path, children)
+            try await body(group.absolutePath, children)
         }
     }
 
@@ -93,16 +93,20 @@ struct WatchTests {
         }
         #expect(PressureTrigger(.full, stall: .milliseconds(150), window: .seconds(2)).text == "full 150000 2000000")
         try await withGroup { path, _ in
-            // The kernel accepts the trigger (the stream stays open until we stop it).
-            let consumer = Task {
-                var count = 0
-                for try await _ in InterfaceFileWatcher.pressureEvents(
-                    at: path + "/cpu.pressure", trigger: PressureTrigger(stall: .milliseconds(100), window: .seconds(2))) { count += 1 }
-                return count
+            let file = path + "/cpu.pressure"
+            /// Descriptors of this process open on `file` (the trigger lives as long as one is).
+            func openOnFile() -> Int {
+                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+                return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == file }.count
             }
-            try await Task.sleep(for: .milliseconds(300))
-            consumer.cancel()
-            _ = try await consumer.value
+            do {
+                // The kernel accepts the trigger: the stream holds its descriptor and has not failed.
+                let events = InterfaceFileWatcher.pressureEvents(at: file, trigger: PressureTrigger(stall: .milliseconds(100), window: .seconds(2)))
+                #expect(openOnFile() == 1)
+                _ = events.makeAsyncIterator()
+            }
+            // Letting go of the stream closes the trigger.
+            try await waitUntil("the trigger's descriptor to be closed", timeout: .seconds(30)) { openOnFile() == 0 }
         }
     }
 }

@@ -28,6 +28,10 @@ public struct CGroup: Sendable, Hashable, CustomStringConvertible {
     /// Whether this is the hierarchy's root.
     public var isRoot: Bool { path.isEmpty }
 
+    /// The group's directory on the host: the tree's root joined with `path` (for inotify,
+    /// PSI triggers and processes that need a path rather than the tree's descriptors).
+    public var absolutePath: String { path.isEmpty ? tree.rootPath : tree.rootPath + "/" + path }
+
     /// The parent cgroup, nil for the root.
     public var parent: CGroup? {
         if isRoot { return nil }

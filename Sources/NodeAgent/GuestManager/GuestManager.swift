@@ -35,8 +35,7 @@ public struct GuestManager: Sendable {
         } catch {
             throw AgentError(.invalidArgument, subject: spec.name, operation: "define", message: error.description, spec: error)
         }
-        for existing in try await call("define", spec.name, { () throws(LibvirtError) in try await connection.listDomains() })
-        where existing.name == spec.name || existing.uuid == uuid {
+        for existing in [try await lookup(name: spec.name), try await lookup(uuid: uuid)].compactMap({ $0 }) {
             throw AgentError(
                 .alreadyExists, subject: spec.name, operation: "define",
                 message: "a guest named \(existing.name) with UUID \(existing.uuid.uuidString.lowercased()) is already defined")
@@ -288,6 +287,18 @@ public struct GuestManager: Sendable {
                 failure.message = uuid == nil ? "no guest is named \"\(ref)\"" : "no guest has UUID \(ref)"
             }
             throw failure
+        }
+    }
+
+    /// The domain with this name or UUID, or nil if there is none.
+    private func lookup(name: String? = nil, uuid: UUID? = nil) async throws(AgentError) -> Domain? {
+        do throws(LibvirtError) {
+            if let uuid { return try await connection.domain(uuid: uuid) }
+            return try await connection.domain(named: name ?? "")
+        } catch where error.code == .noDomain {
+            return nil
+        } catch {
+            throw AgentError.from(error, subject: name ?? uuid?.uuidString ?? "", operation: "define")
         }
     }
 
