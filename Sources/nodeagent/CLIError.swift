@@ -7,6 +7,7 @@ import NodeAgent
 struct CLIError: Error, CustomStringConvertible {
     enum Exit: Int32 {
         case failed = 1, notFound = 2, refused = 3, wrongState = 4, timedOut = 5, alreadyExists = 6
+        case cancelled = 7
         case invalidInput = 65, unavailable = 69
     }
     var exit: Exit
@@ -28,6 +29,7 @@ struct CLIError: Error, CustomStringConvertible {
             case .timedOut: .timedOut
             case .unavailable: .unavailable
             case .failed: .failed
+            case .cancelled: .cancelled
             }
         self.init(exit, error.description)
     }

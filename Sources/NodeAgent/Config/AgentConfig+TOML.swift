@@ -49,7 +49,68 @@ extension AgentConfig {
             }
             try section.finish()
         }
+        if var section = try reader.section("api") {
+            config.api.unixSocket = try section.string("unix_socket", default: config.api.unixSocket) { path in
+                path.hasPrefix("/") && path.utf8.count < 108 && !path.contains("\0")
+                    ? nil : "must be an absolute path shorter than 108 bytes (the limit of a unix socket address)"
+            }
+            config.api.unixSocketMode = try section.int("unix_socket_mode", default: config.api.unixSocketMode, in: 0o600...0o777)
+            config.api.tcpListen = try section.string("tcp_listen", default: config.api.tcpListen) { address in
+                address.isEmpty || HostAndPort(address) != nil ? nil : "must be HOST:PORT, e.g. \"0.0.0.0:7443\" or \"[::]:7443\""
+            }
+            let isPath: (String) -> String? = { $0.isEmpty || $0.hasPrefix("/") ? nil : "must be an absolute path" }
+            config.api.tlsCertificate = try section.string("tls_certificate", default: config.api.tlsCertificate, check: isPath)
+            config.api.tlsKey = try section.string("tls_key", default: config.api.tlsKey, check: isPath)
+            config.api.tlsClientCA = try section.string("tls_client_ca", default: config.api.tlsClientCA, check: isPath)
+            config.api.allowedClients = try section.strings("allowed_clients", default: config.api.allowedClients) { identity in
+                (1...255).contains(identity.utf8.count) && !identity.contains(where: { $0.isWhitespace || $0.isNewline })
+                    ? nil : "must be 1 to 255 characters without spaces"
+            }
+            try section.finish()
+        }
+        if var section = try reader.section("tasks") {
+            config.tasks.guestConcurrency = try section.int("guest_concurrency", default: config.tasks.guestConcurrency, in: 1...256)
+            config.tasks.volumeConcurrency = try section.int("volume_concurrency", default: config.tasks.volumeConcurrency, in: 1...256)
+            config.tasks.cgroupConcurrency = try section.int("cgroup_concurrency", default: config.tasks.cgroupConcurrency, in: 1...256)
+            config.tasks.burninConcurrency = try section.int("burnin_concurrency", default: config.tasks.burninConcurrency, in: 1...16)
+            config.tasks.maxAttempts = try section.int("max_attempts", default: config.tasks.maxAttempts, in: 1...100)
+            config.tasks.retryBaseDelay = try section.seconds("retry_base_delay", default: config.tasks.retryBaseDelay, in: 0.01...3600)
+            config.tasks.retryMaxDelay = try section.seconds("retry_max_delay", default: config.tasks.retryMaxDelay, in: 0.01...86_400)
+            config.tasks.retentionHours = try section.seconds("retention_hours", default: config.tasks.retentionHours, in: 0.01...87_600)
+            config.tasks.drainTimeout = try section.seconds("drain_timeout", default: config.tasks.drainTimeout, in: 0...3600)
+            try section.finish()
+        }
+        if var section = try reader.section("events") {
+            config.events.retainCount = try section.int("retain_count", default: config.events.retainCount, in: 100...10_000_000)
+            config.events.retentionHours = try section.seconds("retention_hours", default: config.events.retentionHours, in: 0.01...87_600)
+            config.events.stateReportInterval = try section.seconds(
+                "state_report_interval", default: config.events.stateReportInterval, in: 1...86_400)
+            try section.finish()
+        }
+        if var section = try reader.section("log") {
+            config.log.level = try section.string("level", default: config.log.level) { level in
+                LogLevelName.level(level) != nil ? nil : "must be one of \(LogLevelName.names.joined(separator: ", "))"
+            }
+            try section.finish()
+        }
         try reader.finish()
+        if !config.api.tcpListen.isEmpty {
+            // TLS material must be complete: half a TLS set-up is a misconfiguration, not plaintext.
+            let tls = [("tls_certificate", config.api.tlsCertificate), ("tls_key", config.api.tlsKey), ("tls_client_ca", config.api.tlsClientCA)]
+            if let missing = tls.first(where: { $0.1.isEmpty }) {
+                throw ConfigError(
+                    file: file, key: "api.\(missing.0)",
+                    reason: "required with api.tcp_listen: the TCP listener always uses mutual TLS (plaintext only with serve --insecure)")
+            }
+            if config.api.allowedClients.isEmpty {
+                throw ConfigError(
+                    file: file, key: "api.allowed_clients",
+                    reason: "required with api.tcp_listen: list the client certificate identities (CN or SAN) that may call the agent")
+            }
+        }
+        if config.tasks.retryMaxDelay < config.tasks.retryBaseDelay {
+            throw ConfigError(file: file, key: "tasks.retry_max_delay", reason: "must not be less than tasks.retry_base_delay")
+        }
         return config
     }
 }
@@ -92,6 +153,19 @@ private struct TableReader {
         guard let int = raw.int else { throw error(key, "must be an integer, not \(raw.type)") }
         guard range.contains(int) else { throw error(key, "must be between \(range.lowerBound) and \(range.upperBound) (got \(int))") }
         return int
+    }
+
+    mutating func strings(_ key: String, default value: [String], check: (String) -> String?) throws(ConfigError) -> [String] {
+        seen.insert(key)
+        guard let raw = table[key] else { return value }
+        guard let array = raw.array else { throw error(key, "must be an array of strings, not \(raw.type)") }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let string = element.string else { throw error("\(key)[\(index)]", "must be a string, not \(element.type)") }
+            if let problem = check(string) { throw error("\(key)[\(index)]", "\(problem) (got \"\(string)\")") }
+            result.append(string)
+        }
+        return result
     }
 
     /// A duration in seconds, written as an integer or a float.

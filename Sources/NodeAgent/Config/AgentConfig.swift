@@ -13,6 +13,10 @@ public struct AgentConfig: Sendable, Equatable {
     public var guests = Guests()
     public var agent = Agent()
     public var cgroups = CGroups()
+    public var api = API()
+    public var tasks = Tasks()
+    public var events = Events()
+    public var log = Log()
     /// The file this configuration was read from; `nil` for the embedded default.
     public var source: String?
 
@@ -45,8 +49,68 @@ public struct AgentConfig: Sendable, Equatable {
     }
 
     public struct Agent: Sendable, Equatable {
-        /// Where the agent keeps its state.
+        /// Where the agent keeps its state (state.sqlite, inventory.json).
         public var stateDirectory = "./.nodeagent"
+    }
+
+    /// The RPC listeners (docs/API.md).
+    public struct API: Sendable, Equatable {
+        /// The local admins' unix socket. The embedded default (no configuration file) puts it
+        /// in the state directory instead, so that it runs anywhere.
+        public var unixSocket = "/run/nodeagent/nodeagent.sock"
+        /// Permission bits of the unix socket.
+        public var unixSocketMode = 0o660
+        /// TCP address for the controller, "HOST:PORT"; empty: no TCP listener.
+        public var tcpListen = ""
+        /// PEM server certificate (chain) and key for the TCP listener.
+        public var tlsCertificate = ""
+        public var tlsKey = ""
+        /// PEM CA bundle that client certificates must chain to.
+        public var tlsClientCA = ""
+        /// Client identities allowed on the TCP listener: a certificate's subject CN or one of its
+        /// SAN DNS names / URIs must equal one of these. Required with TLS (an empty list is refused).
+        public var allowedClients: [String] = []
+    }
+
+    /// The task queues (docs/API.md, Tasks).
+    public struct Tasks: Sendable, Equatable {
+        /// Tasks running at once per queue.
+        public var guestConcurrency = 4
+        public var volumeConcurrency = 2
+        public var cgroupConcurrency = 4
+        public var burninConcurrency = 1
+        /// Attempts of a task whose failure is transient (libvirt unreachable), the first included.
+        public var maxAttempts = 3
+        /// Backoff before the second attempt, doubling up to `retryMaxDelay`, seconds.
+        public var retryBaseDelay = 1.0
+        public var retryMaxDelay = 30.0
+        /// Finished tasks (and their request ids) are kept this long, hours.
+        public var retentionHours = 168.0
+        /// On SIGTERM, how long running tasks get to finish before they are interrupted, seconds.
+        public var drainTimeout = 30.0
+    }
+
+    /// The event stream.
+    public struct Events: Sendable, Equatable {
+        /// Events kept for controllers that reconnect (the newest N).
+        public var retainCount = 100_000
+        /// ... and no older than this, hours.
+        public var retentionHours = 24.0
+        /// Seconds between full state reports on the event stream.
+        public var stateReportInterval = 60.0
+    }
+
+    public struct Log: Sendable, Equatable {
+        /// trace, debug, info, notice, warning, error or critical.
+        public var level = "info"
+    }
+
+    /// What applies when there is no configuration file: libvirt's test driver, state and the
+    /// unix socket under `./.nodeagent`, no TCP listener.
+    public static var embedded: AgentConfig {
+        var config = AgentConfig()
+        config.api.unixSocket = "./.nodeagent/nodeagent.sock"
+        return config
     }
 
     public init() {}
@@ -72,7 +136,7 @@ public struct AgentConfig: Sendable, Equatable {
     public static func load(path: String?) throws(ConfigError) -> AgentConfig {
         if let path { return try parse(contentsOf: path) }
         if FileManager.default.fileExists(atPath: defaultPath) { return try parse(contentsOf: defaultPath) }
-        return AgentConfig()
+        return embedded
     }
 
     /// Reads and validates one file.

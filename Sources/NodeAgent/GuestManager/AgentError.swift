@@ -20,6 +20,8 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         case unavailable = "unavailable"
         /// libvirt failed the operation for another reason.
         case failed = "failed"
+        /// The operation was cancelled (a cancelled task) before it finished.
+        case cancelled = "cancelled"
     }
 
     public var code: Code

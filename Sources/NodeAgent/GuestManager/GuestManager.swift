@@ -76,6 +76,11 @@ public struct GuestManager: Sendable {
         var requests = 0
         var nextRequest = start
         while true {
+            if Task.isCancelled {
+                throw AgentError(
+                    .cancelled, subject: domain.name, operation: "stop",
+                    message: "cancelled after \(requests) shutdown request(s); the guest was left as it is")
+            }
             let now = clock.now
             if now - start >= policy.grace { break }
             if now >= nextRequest {
@@ -93,6 +98,11 @@ public struct GuestManager: Sendable {
             let state = try await call("stop", domain.name) { () throws(LibvirtError) in try await domain.state() }
             if !state.kind.isActive { return .shutDown(requests: requests, after: clock.now - start) }
             try? await Task.sleep(for: min(policy.pollInterval, max(.zero, policy.grace - (clock.now - start))))
+        }
+        if !policy.destroyAfterGrace {
+            throw AgentError(
+                .timedOut, subject: domain.name, operation: "stop",
+                message: "the guest did not shut down within \(policy.grace) after \(requests) request(s); it was left running as asked")
         }
         let metadata = try await readMetadata(domain, operation: "stop")
         if metadata?.protected == true && !force {
@@ -303,7 +313,7 @@ public struct GuestManager: Sendable {
     }
 
     /// Resolves a guest and refuses it if it is foreign and `force` is not given.
-    private func managed(_ ref: String, _ operation: String, force: Bool) async throws(AgentError) -> (Domain, Guest) {
+    func managed(_ ref: String, _ operation: String, force: Bool) async throws(AgentError) -> (Domain, Guest) {
         let domain = try await resolve(ref, operation)
         let current = try await guest(domain, operation: operation)
         if !current.isManaged && !force {

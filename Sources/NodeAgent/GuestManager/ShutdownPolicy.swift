@@ -8,11 +8,18 @@ public struct ShutdownPolicy: Sendable, Equatable {
     public var retryInterval: Duration
     /// How often the state is checked while waiting.
     public var pollInterval: Duration
+    /// Destroy a guest still running at the end of the grace period (otherwise the stop fails
+    /// with `timedOut` and the guest keeps running).
+    public var destroyAfterGrace: Bool
 
-    public init(grace: Duration = .seconds(120), retryInterval: Duration = .seconds(15), pollInterval: Duration = .milliseconds(200)) {
+    public init(
+        grace: Duration = .seconds(120), retryInterval: Duration = .seconds(15), pollInterval: Duration = .milliseconds(200),
+        destroyAfterGrace: Bool = true
+    ) {
         self.grace = grace
         self.retryInterval = retryInterval
         self.pollInterval = pollInterval
+        self.destroyAfterGrace = destroyAfterGrace
     }
 }
 

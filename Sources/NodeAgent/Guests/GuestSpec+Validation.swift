@@ -188,6 +188,18 @@ extension GuestSpec {
     }
 
     private func checkTunables(_ check: inout GuestSpecValidator) {
+        Self.checkTunables(tunables, memory: memory, &check)
+    }
+
+    /// Validates tunables on their own (changing a defined guest's limits), for a guest of
+    /// `memory`. Field paths start at `tunables.`.
+    public static func validate(tunables: Tunables, memory: ByteSize) throws(GuestSpecError) {
+        var check = GuestSpecValidator()
+        checkTunables(tunables, memory: memory, &check)
+        try check.finish()
+    }
+
+    private static func checkTunables(_ tunables: Tunables, memory guestMemory: ByteSize, _ check: inout GuestSpecValidator) {
         let cpu = tunables.cpu
         if let shares = cpu.shares { check.range(shares, Self.cpuSharesRange, field: "tunables.cpu.shares") }
         if let period = cpu.period {
@@ -211,10 +223,10 @@ extension GuestSpec {
             check.size(
                 value, ByteSize.kib(1)...ByteSize(bytes: .max)!, alignment: 1024, field: "tunables.memory.\(key)")
         }
-        if let hard = memory.hardLimit, hard < self.memory {
+        if let hard = memory.hardLimit, hard < guestMemory {
             check.add(
                 "tunables.memory.hard_limit", String(hard.bytes), .conflict,
-                "must be at least the guest's memory (\(self.memory)), or the guest is killed")
+                "must be at least the guest's memory (\(guestMemory)), or the guest is killed")
         }
         if let hard = memory.hardLimit, let soft = memory.softLimit, soft > hard {
             check.add("tunables.memory.soft_limit", String(soft.bytes), .conflict, "must not exceed hard_limit")
