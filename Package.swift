@@ -66,6 +66,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -75,7 +76,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict),
         // The cgroup read benchmark's library side (Benchmarks/cgroups/run.sh, docs/PERFORMANCE.md).
@@ -90,8 +91,29 @@ let package = Package(
 
         // Real hypervisor: a private libvirtd running TCG guests (scripts/test.sh sets it up).
         .testTarget(
-            name: "IntegrationTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"], swiftSettings: strict),
+            name: "IntegrationTests",
+            dependencies: [
+                "NodeAgent", "Libvirt", "TestSupport", "AgentAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "CGroupsTests", dependencies: ["CGroups", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["Libvirt"], path: "Tests/TestSupport", swiftSettings: strict),
+        // The daemon end to end: `nodeagent serve` processes driven over gRPC (Swift and Python clients).
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "NodeAgent", "AgentAPI", "TestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Libvirt", "NodeAgent", "AgentAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            path: "Tests/TestSupport", swiftSettings: strict),
     ]
 )

@@ -2,10 +2,12 @@
 # install-deps.sh [build|test]
 #
 # Installs, idempotently with apt, the system packages nodeagent needs:
-#   build  what `swift build` links against (libvirt, libsystemd) and pkg-config;
+#   build  what `swift build` links against (libvirt, libsystemd, SQLite for GRDB) and pkg-config;
 #   test   (default) build + what the test suite runs: the libvirt daemon and QEMU for the
 #          private-libvirtd integration tests, libvirt's clients and xmllint (virt-xml-validate), and the
-#          tools the guest image builder uses (cpio, kmod, apt-get download, dpkg-deb).
+#          tools the guest image builder uses (cpio, kmod, apt-get download, dpkg-deb), openssl
+#          (throw-away certificates for the mutual-TLS tests), and the Python example client's
+#          pip packages (examples/python/requirements.txt: grpcio, grpcio-tools).
 # Packages already installed are not touched; `apt-get update` runs only when something is
 # missing. The Swift toolchain itself comes with the machine (/opt/swift).
 #
@@ -16,9 +18,9 @@
 set -euo pipefail
 
 mode=${1:-test}
-build_packages=(pkg-config libvirt-dev libsystemd-dev libxml2-dev)
+build_packages=(pkg-config libvirt-dev libsystemd-dev libxml2-dev libsqlite3-dev)
 test_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-    libxml2-utils kmod cpio gzip util-linux procps)
+    libxml2-utils kmod cpio gzip util-linux procps openssl)
 
 case $mode in
     build) wanted=("${build_packages[@]}") ;;
@@ -34,11 +36,16 @@ done
 
 if ((${#missing[@]} == 0)); then
     echo "[install-deps] all ${#wanted[@]} packages present"
-    exit 0
+else
+    echo "[install-deps] installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    echo "[install-deps] done"
 fi
 
-echo "[install-deps] installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "[install-deps] done"
+if [[ $mode == test ]]; then
+    requirements="$(dirname "$0")/../examples/python/requirements.txt"
+    # pip is quiet and quick when every pinned version is already installed.
+    python3 -m pip install -q --disable-pip-version-check -r "$requirements"
+fi

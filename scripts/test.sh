@@ -6,7 +6,9 @@
 #   3. the tiny guest image (scripts/build-guest-image.sh), built once per run and shared by
 #      every integration test (NODEAGENT_GUEST_IMAGE), and the same image with the in-guest
 #      cgroup checker added (scripts/build-guest-tools.sh, NODEAGENT_CGROUP_GUEST_IMAGE);
-#   4. `swift test`, with NODEAGENT_REQUIRE_INTEGRATION=1 so the real-hypervisor tests run
+#   4. the Python example client's modules, generated from Protos/ with grpcio-tools
+#      (examples/python/generate.sh), which the end-to-end tests drive the agent with;
+#   5. `swift test`, with NODEAGENT_REQUIRE_INTEGRATION=1 so the real-hypervisor tests run
 #      (and fail loudly rather than skip if something is missing).
 # Private libvirtd instances live under one run directory; whatever is left there when the
 # tests end (even after a crash) is stopped by PID and removed.
@@ -23,6 +25,8 @@ image_dir=$PWD/.build/guest-image
 scripts/build-guest-image.sh "$image_dir"
 tools_dir=$PWD/.build/guest-tools
 DEBS_FROM=$image_dir scripts/build-guest-tools.sh "$tools_dir"
+
+examples/python/generate.sh
 
 run_dir=$(mktemp -d /tmp/nodeagent-run.XXXXXX)
 cleanup() {

@@ -1,4 +1,6 @@
+import AgentAPI
 import ArgumentParser
+import GRPCCore
 import Foundation
 import Libvirt
 import NodeAgent
@@ -34,7 +36,51 @@ struct CLIError: Error, CustomStringConvertible {
         self.init(exit, error.description)
     }
 
+    /// An API status (the agent refused or failed a call).
+    init(_ error: RPCError) {
+        let exit: Exit =
+            switch error.code {
+            case .invalidArgument, .outOfRange: .invalidInput
+            case .notFound: .notFound
+            case .alreadyExists: .alreadyExists
+            case .failedPrecondition, .permissionDenied, .unauthenticated: .refused
+            case .deadlineExceeded: .timedOut
+            case .unavailable, .resourceExhausted: .unavailable
+            case .cancelled: .cancelled
+            default: .failed
+            }
+        self.init(exit, error.message)
+    }
+
+    /// A task that ended failed or cancelled; the exit code follows its reason.
+    init(task: Nodeagent_V1_Task) {
+        let exit: Exit
+        if task.state == .cancelled {
+            exit = .cancelled
+        } else if let code = AgentError.Code(rawValue: task.error.reason) {
+            exit = CLIError(AgentError(code, subject: "", operation: "", message: "")).exit
+        } else {
+            exit = .failed
+        }
+        let reason = task.error.reason.isEmpty ? task.state.name : task.error.reason
+        self.init(exit, "task \(task.id) (\(task.kind) \(task.target)) \(task.state.name): \(reason): \(task.error.message)")
+    }
+
     var description: String { message }
+}
+
+extension Nodeagent_V1_TaskState {
+    /// queued, running, succeeded, failed, cancelled.
+    var name: String {
+        switch self {
+        case .queued: "queued"
+        case .running: "running"
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .cancelled: "cancelled"
+        case .unspecified, .UNRECOGNIZED: "unknown"
+        }
+    }
 }
 
 /// Runs a command body, turning the agent's errors into a message and an exit code.
@@ -50,6 +96,10 @@ func reporting(_ body: () async throws -> Void) async throws {
         if let spec = error.spec, spec.problems.count > 1 {
             for problem in spec.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
         }
+        throw ExitCode(cli.exit.rawValue)
+    } catch let error as RPCError {
+        let cli = CLIError(error)
+        FileHandle.standardError.write(Data("nodeagent: \(cli.message)\n".utf8))
         throw ExitCode(cli.exit.rawValue)
     }
 }

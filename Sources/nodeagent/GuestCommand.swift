@@ -1,3 +1,4 @@
+import AgentAPI
 import ArgumentParser
 import Foundation
 import Libvirt
@@ -25,8 +26,27 @@ struct GuestCommand: AsyncParsableCommand {
         @Argument(help: "Spec file: .toml or .json.") var spec: String
         @Flag(name: .long, help: "Mark the guest protected: destroy and undefine then need --force.") var protect = false
         @Flag(name: .long, help: "Start the guest once defined.") var start = false
+        @OptionGroup var task: TaskOptions
 
         func run() async throws {
+            if global.viaAgent {
+                let spec = try await loadSpec(spec)
+                let protect = protect
+                let start = start
+                let requestID = task.id
+                return try await runTask(global, task) { client in
+                    var request = Nodeagent_V1_DefineGuestRequest()
+                    request.requestID = requestID
+                    request.spec = spec
+                    request.protected = protect
+                    let defined = try await client.wait(for: try await client.guests.define(request))
+                    guard start, defined.state == .succeeded else { return defined }
+                    var startRequest = Nodeagent_V1_GuestActionRequest()
+                    startRequest.requestID = requestID + ".start"
+                    startRequest.guest = defined.result.guest.uuid
+                    return try await client.guests.start(startRequest)
+                }
+            }
             try await reporting {
                 let spec = try GuestSpec.load(contentsOf: spec)
                 let (manager, connection) = try await global.guestManager()
@@ -42,7 +62,9 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a defined guest (no-op if running).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
+        @OptionGroup var task: TaskOptions
         func run() async throws {
+            if global.viaAgent { return try await action(global, target, task) { try await $0.guests.start($1) } }
             try await simple(global) { try await $0.start(target.guest, force: target.force) }
         }
     }
@@ -55,8 +77,23 @@ struct GuestCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         @Option(help: "Seconds to wait before destroying (default: guests.shutdown_grace).") var grace: Double?
         @Option(help: "Seconds between repeated requests (default: guests.shutdown_retry_interval).") var retry: Double?
+        @Flag(name: .long, help: "Leave a guest that ignores the requests running instead of destroying it.") var noDestroy = false
+        @OptionGroup var task: TaskOptions
 
         func run() async throws {
+            if global.viaAgent {
+                if retry != nil { throw CLIError(.invalidInput, "--retry applies with --direct only (the agent uses guests.shutdown_retry_interval)") }
+                if let grace, !(1...86_400).contains(grace) {
+                    throw CLIError(.invalidInput, "--grace must be 1 to 86400 seconds through the agent (got \(grace))")
+                }
+                var request = Nodeagent_V1_ShutdownGuestRequest()
+                request.requestID = task.id
+                request.guest = target.guest
+                request.force = target.force
+                request.graceSeconds = UInt32(grace?.rounded(.up) ?? 0)
+                request.noDestroy = noDestroy
+                return try await runTask(global, task) { [request] in try await $0.guests.shutdown(request) }
+            }
             try await reporting {
                 let (manager, connection) = try await global.guestManager()
                 defer { connection.close() }
@@ -93,7 +130,9 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a guest at once (refused on protected guests without --force).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
+        @OptionGroup var task: TaskOptions
         func run() async throws {
+            if global.viaAgent { return try await action(global, target, task) { try await $0.guests.destroy($1) } }
             try await simple(global) { try await $0.destroy(target.guest, force: target.force) }
         }
     }
@@ -102,7 +141,9 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Ask a running guest to reboot.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
+        @OptionGroup var task: TaskOptions
         func run() async throws {
+            if global.viaAgent { return try await action(global, target, task) { try await $0.guests.reboot($1) } }
             try await simple(global) { try await $0.reboot(target.guest, force: target.force) }
         }
     }
@@ -111,7 +152,9 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Pause a running guest.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
+        @OptionGroup var task: TaskOptions
         func run() async throws {
+            if global.viaAgent { return try await action(global, target, task) { try await $0.guests.suspend($1) } }
             try await simple(global) { try await $0.suspend(target.guest, force: target.force) }
         }
     }
@@ -120,7 +163,9 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused guest.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
+        @OptionGroup var task: TaskOptions
         func run() async throws {
+            if global.viaAgent { return try await action(global, target, task) { try await $0.guests.resume($1) } }
             try await simple(global) { try await $0.resume(target.guest, force: target.force) }
         }
     }
@@ -132,8 +177,17 @@ struct GuestCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
         @Flag(name: .long, help: "Also delete the guest's writable disks that are libvirt storage volumes.") var deleteVolumes = false
+        @OptionGroup var task: TaskOptions
 
         func run() async throws {
+            if global.viaAgent {
+                var request = Nodeagent_V1_UndefineGuestRequest()
+                request.requestID = task.id
+                request.guest = target.guest
+                request.force = target.force
+                request.deleteVolumes = deleteVolumes
+                return try await runTask(global, task) { [request] in try await $0.guests.undefine(request) }
+            }
             try await reporting {
                 let (manager, connection) = try await global.guestManager()
                 defer { connection.close() }
@@ -153,6 +207,12 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every guest, managed and foreign.")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
+            if global.viaAgent {
+                return try await reporting {
+                    let response = try await global.withAgent { try await $0.guests.list(Nodeagent_V1_ListGuestsRequest()) }
+                    if global.json { try printMessage(response) } else { printGuests(response.guests) }
+                }
+            }
             try await reporting {
                 let (manager, connection) = try await global.guestManager()
                 defer { connection.close() }
@@ -165,9 +225,17 @@ struct GuestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one guest: state, metadata, resources, disks, NICs.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Guest name or UUID.") var guest: String
-        @Flag(name: .long, help: "Print the domain XML as libvirt returns it.") var xml = false
+        @Flag(name: .long, help: "Print the domain XML as libvirt returns it (--direct only).") var xml = false
 
         func run() async throws {
+            if global.viaAgent && !xml {
+                return try await reporting {
+                    var request = Nodeagent_V1_GetGuestRequest()
+                    request.guest = guest
+                    let found = try await global.withAgent { [request] in try await $0.guests.get(request) }
+                    if global.json { try printMessage(found) } else { printGuests([found]) }
+                }
+            }
             try await reporting {
                 let (manager, connection) = try await global.guestManager()
                 defer { connection.close() }
@@ -189,10 +257,39 @@ struct GuestCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: Target
         @Flag(name: .long, help: "Remove the protection.") var off = false
+        @OptionGroup var task: TaskOptions
         func run() async throws {
+            if global.viaAgent {
+                var request = Nodeagent_V1_SetProtectionRequest()
+                request.requestID = task.id
+                request.guest = target.guest
+                request.force = target.force
+                request.protected = !off
+                return try await runTask(global, task) { [request] in try await $0.guests.setProtection(request) }
+            }
             try await simple(global) { try await $0.setProtected(target.guest, !off, force: target.force) }
         }
     }
+}
+
+/// A guest action through the agent.
+private func action(
+    _ global: GlobalOptions, _ target: GuestCommand.Target, _ task: TaskOptions,
+    _ call: @escaping @Sendable (AgentClient, Nodeagent_V1_GuestActionRequest) async throws -> Nodeagent_V1_Task
+) async throws {
+    var request = Nodeagent_V1_GuestActionRequest()
+    request.requestID = task.id
+    request.guest = target.guest
+    request.force = target.force
+    try await runTask(global, task) { [request] client in try await call(client, request) }
+}
+
+/// A spec file as the API's message; file and spec errors are reported like --direct's.
+private func loadSpec(_ path: String) async throws -> Nodeagent_V1_GuestSpec {
+    var message: Nodeagent_V1_GuestSpec?
+    try await reporting { message = try GuestSpec.load(contentsOf: path).message() }
+    guard let message else { throw CLIError(.invalidInput, "\(path): cannot be read") }
+    return message
 }
 
 /// Runs one guest operation and prints the guest it returns.

@@ -13,7 +13,10 @@ struct NodeAgentCommand: AsyncParsableCommand {
             Exit codes are listed in docs/CLI.md.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, GuestCommand.self, VolumeCommand.self, CGroupCommand.self, ConfigCommand.self])
+        subcommands: [
+            ServeCommand.self, GuestCommand.self, TasksCommand.self, EventsCommand.self, VolumeCommand.self, CGroupCommand.self,
+            ConfigCommand.self,
+        ])
 
     static func main() async {
         ProcessSetup.lineBufferStandardOutput()

@@ -123,7 +123,10 @@ public func execute(_ executable: String, _ arguments: [String]) throws -> Comma
 /// Starts a program in the background with a clean signal mask, no inherited descriptors but
 /// its stdio (stdin /dev/null; stdout and stderr to the given files or /dev/null). The caller
 /// must `waitpid` it (or `reap`).
-public func spawn(_ executable: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") throws -> pid_t {
+public func spawn(
+    _ executable: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null",
+    environment: [String: String]? = nil
+) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -146,7 +149,14 @@ public func spawn(_ executable: String, _ arguments: [String], stdout: String = 
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    let spawned: Int32
+    if let environment {
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+    } else {
+        spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    }
     guard spawned == 0 else {
         throw CommandFailed(command: executable, status: -1, stderr: "posix_spawn failed: errno \(spawned)")
     }

@@ -13,6 +13,20 @@ extension GuestSpec {
         }
     }
 
+    /// Reads tunables alone (a change to a defined guest's limits) from JSON; errors as for
+    /// ``init(json:)``, with field paths under `tunables.`.
+    public static func decodeTunables(json: Data) throws(GuestSpecError) -> Tunables {
+        struct Wrapper: Decodable { var tunables: Tunables }
+        do {
+            var wrapped = Data("{\"tunables\":".utf8)
+            wrapped.append(json)
+            wrapped.append(Data("}".utf8))
+            return try JSONDecoder().decode(Wrapper.self, from: wrapped).tunables
+        } catch {
+            throw Self.specError(error, format: "JSON")
+        }
+    }
+
     /// Reads a spec written in TOML; errors as for ``init(json:)``.
     public init(toml: String) throws(GuestSpecError) {
         do {

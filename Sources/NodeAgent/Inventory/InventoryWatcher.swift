@@ -1,5 +1,5 @@
 public import Foundation
-import Libvirt
+public import Libvirt
 public import Logging
 
 /// What the agent last saw on its libvirt connection, written to
@@ -64,10 +64,17 @@ public final class InventoryWatcher: Sendable {
     }
 
     /// Reconciles, then follows events until the task is cancelled: a domain event refreshes
-    /// that one guest; a reconnect reconciles everything again.
-    public func run() async throws {
+    /// that one guest; a reconnect reconciles everything again. `onEvent` hears every domain
+    /// event with the guest as refreshed after it (nil once undefined); `onReconcile` every full
+    /// reconcile after a reconnect.
+    public func run(
+        reconciled initial: Inventory? = nil,
+        onEvent: @Sendable (DomainEvent, Guest?) async -> Void = { _, _ in },
+        onReconcile: @Sendable (Inventory) async -> Void = { _ in }
+    ) async throws {
         let events = manager.connection.events()
-        var inventory = try await reconcile()
+        var inventory: Inventory
+        if let initial { inventory = initial } else { inventory = try await reconcile() }
         for await event in events {
             if Task.isCancelled { break }
             switch event {
@@ -76,6 +83,7 @@ public final class InventoryWatcher: Sendable {
                     "guest \(e.kind?.name ?? "event") (\(e.detailName))",
                     metadata: ["guest.name": "\(e.domainName)", "guest.uuid": "\(e.domainUUID.uuidString.lowercased())"])
                 await refresh(e, in: &inventory)
+                await onEvent(e, inventory.guests.first { $0.uuid == e.domainUUID })
             case .disconnected(let reason, let message):
                 logger.warning("libvirt connection lost (\(reason)): \(message); reconnecting")
                 inventory.connected = false
@@ -83,6 +91,7 @@ public final class InventoryWatcher: Sendable {
                 guard generation > 1 else { continue }
                 logger.info("libvirt connection restored; reconciling")
                 inventory = try await reconcile()
+                await onReconcile(inventory)
                 continue
             }
             inventory.updated = Date()

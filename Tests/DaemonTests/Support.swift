@@ -1,0 +1,75 @@
+import AgentAPI
+import Foundation
+import GRPCCore
+import NodeAgent
+import TestSupport
+import Testing
+
+/// A guest spec the test driver accepts (it checks no paths): kernel boot, no disks.
+func testSpec(_ name: String, memory: String = "128MiB") -> Nodeagent_V1_GuestSpec {
+    var spec = Nodeagent_V1_GuestSpec()
+    spec.name = name
+    spec.memory = memory
+    spec.vcpus = 1
+    spec.boot.mode = "kernel"
+    spec.boot.kernel = "/var/lib/nodeagent/test/vmlinuz"
+    spec.labels = ["suite": "daemon"]
+    return spec
+}
+
+/// The error the RPC `body` makes; records an issue if it succeeds.
+func rpcError<T>(_ body: () async throws -> T, sourceLocation: SourceLocation = #_sourceLocation) async -> RPCError? {
+    do {
+        _ = try await body()
+        Issue.record("the call succeeded; an error was expected", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// A datagram socket bound in `directory`, for NOTIFY_SOCKET or a test journal.
+final class DatagramListener: @unchecked Sendable {
+    let path: String
+    let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        unlink(path)
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var size: Int32 = 4 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Every datagram waiting now (each at most 1 MiB).
+    func drain() -> [[UInt8]] {
+        var datagrams: [[UInt8]] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count < 0 { break }
+            datagrams.append(Array(buffer[0..<count]))
+        }
+        return datagrams
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+}
