@@ -14,7 +14,7 @@ struct DaemonAPITests {
             let agent = try await AgentProcess(directory: dir.path)
             try await agent.client { client in
                 let info = try await client.node.getInfo(Nodeagent_V1_GetNodeInfoRequest())
-                #expect(info.hypervisorType == "Test")
+                #expect(info.hypervisorType == "TEST")
                 #expect(info.libvirtUri == "test:///default")
                 #expect(!info.hostname.isEmpty && info.logicalCpus > 0 && info.memoryBytes > 0)
                 #expect(info.capabilities.contains("tasks"))
@@ -166,11 +166,13 @@ struct DaemonAPITests {
                 list.states = [.UNRECOGNIZED(42)]
                 let unknown = await rpcError { [list] in try await client.tasks.list(list) }
                 #expect(unknown?.code == .invalidArgument && unknown?.message.contains("states[0]") == true)
-                // An absurd size: a 6 MiB request is refused before it is decoded.
+                // An absurd size: a 6 MiB request is refused before it is decoded (grpc-swift's
+                // transport resets the stream once the 4 MiB limit is passed: the client sees the
+                // reset as UNAVAILABLE), and the agent carries on.
                 var big = testSpec("big")
                 big.labels = ["blob": String(repeating: "x", count: 6 << 20)]
                 let tooBig = await rpcError { try await client.guests.define(defineRequest(big)) }
-                #expect(tooBig?.code == .resourceExhausted, "\(String(describing: tooBig))")
+                #expect(tooBig?.code == .resourceExhausted || tooBig?.message.contains("RST_STREAM") == true, "\(String(describing: tooBig))")
                 var cancel = Nodeagent_V1_CancelTaskRequest()
                 cancel.id = "no-such-task"
                 let error170 = await rpcError { [cancel] in try await client.tasks.cancel(cancel) }

@@ -78,6 +78,7 @@ struct DaemonSecurityAndSystemdTests {
     @Test func sdNotifyMessagesArriveInOrder() async throws {
         try await withTemporaryDirectory { dir in
             let notify = try DatagramListener(path: dir.file("notify.sock"))
+            defer { notify.close() }
             let agent = try await AgentProcess(
                 directory: dir.path, config: "[libvirt]\nuri = \"test:///default\"\n",
                 environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"], waitUntilReady: false)
@@ -115,6 +116,7 @@ struct DaemonSecurityAndSystemdTests {
     @Test func logsReachTheJournalWithStructuredFields() async throws {
         try await withTemporaryDirectory { dir in
             let journal = try DatagramListener(path: dir.file("journal.sock"))
+            defer { journal.close() }
             // JOURNAL_STREAM names the agent's stderr (the file it is spawned with): dev:ino.
             let stderrPath = dir.file("agent.log")
             #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
@@ -129,9 +131,14 @@ struct DaemonSecurityAndSystemdTests {
             }
             #expect(task.state == .succeeded)
             var entries: [[String: String]] = []
-            try await waitUntil("a journal entry names the task and request") {
-                entries += journal.drain().map(parseJournalEntry)
-                return entries.contains { $0["TASK_ID"] == task.id && $0["REQUEST_ID"] == id }
+            do {
+                try await waitUntil("a journal entry names the task and request", timeout: .seconds(20)) {
+                    entries += journal.drain().map(parseJournalEntry)
+                    return entries.contains { $0["TASK_ID"] == task.id && $0["REQUEST_ID"] == id }
+                }
+            } catch {
+                Issue.record("\(error); entries: \(entries.suffix(5)); stderr: \(agent.log.suffix(500))")
+                throw error
             }
             let entry = try #require(entries.first { $0["TASK_ID"] == task.id && $0["REQUEST_ID"] == id })
             #expect(entry["PRIORITY"] == "6" && entry["SYSLOG_IDENTIFIER"] == "nodeagent")

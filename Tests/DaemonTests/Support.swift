@@ -31,10 +31,15 @@ func rpcError<T>(_ body: () async throws -> T, sourceLocation: SourceLocation = 
     }
 }
 
-/// A datagram socket bound in `directory`, for NOTIFY_SOCKET or a test journal.
+/// A datagram socket bound at `path`, for NOTIFY_SOCKET or a test journal. A thread receives
+/// continuously (a unix datagram queue holds only net.unix.max_dgram_qlen = 10 messages; a
+/// sender that finds it full gets EAGAIN, as with a stalled journald).
 final class DatagramListener: @unchecked Sendable {
     let path: String
     let fd: Int32
+    private let lock = NSLock()
+    private var received: [[UInt8]] = []
+    private var closed = false
 
     init(path: String) throws {
         self.path = path
@@ -52,24 +57,34 @@ final class DatagramListener: @unchecked Sendable {
         guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var size: Int32 = 4 << 20
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        let thread = Thread { [self] in receive() }
+        thread.start()
     }
 
-    /// Every datagram waiting now (each at most 1 MiB).
-    func drain() -> [[UInt8]] {
-        var datagrams: [[UInt8]] = []
+    private func receive() {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
+        while !lock.withLock({ closed }) {
             let count = recv(fd, &buffer, buffer.count, 0)
-            if count < 0 { break }
-            datagrams.append(Array(buffer[0..<count]))
+            if count >= 0 {
+                let datagram = Array(buffer[0..<count])
+                lock.withLock { received.append(datagram) }
+            }
         }
-        return datagrams
     }
 
-    deinit {
-        close(fd)
+    /// Every datagram received since the last call.
+    func drain() -> [[UInt8]] {
+        lock.withLock {
+            defer { received = [] }
+            return received
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Stops the receiving thread and removes the socket.
+    func close() {
+        lock.withLock { closed = true }
         unlink(path)
     }
 }

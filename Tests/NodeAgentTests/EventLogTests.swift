@@ -11,25 +11,30 @@ struct EventLogTests {
             let log = EventLog(store: try StateStore(directory: directory.path))
             var appended: [StoredEvent] = []
             for index in 1...1000 { appended.append(try log.append(type: "test", payload: Data("\(index)".utf8))) }
-            // Several pages of replay while another 1,000 events are appended.
+            // Another 2,000 events are appended while subscribers join, replay several pages
+            // and switch to live delivery.
             let appender = Task {
                 var events: [StoredEvent] = []
-                for index in 1001...2000 {
+                for index in 1001...3000 {
                     events.append(try log.append(type: "test", payload: Data("\(index)".utf8)))
-                    if index % 50 == 0 { await Task.yield() }
+                    if index % 10 == 0 { await Task.yield() }
                 }
                 return events
             }
-            let fromStart = log.subscribe(after: 0)
-            let fromMiddle = log.subscribe(after: 500)
-            async let all = collect(2000, from: fromStart)
-            async let rest = collect(1500, from: fromMiddle)
-            let (allItems, restItems) = try await (all, rest)
+            let subscribers = try await withThrowingTaskGroup(of: (UInt64, [EventLog.Item]).self) { group in
+                for after in stride(from: UInt64(0), to: 3000, by: 150) {
+                    let stream = log.subscribe(after: after)
+                    group.addTask { (after, try await collect(Int(3000 - after), from: stream)) }
+                    await Task.yield()
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
             appended += try await appender.value
-            #expect(appended.map(\.sequence) == Array(1...2000))
-            #expect(allItems == appended.map { .event($0) })
-            #expect(restItems.map(\.sequence) == Array(501...2000))
-            #expect(restItems.map(\.payload) == (501...2000).map { Data("\($0)".utf8) })
+            #expect(appended.map(\.sequence) == Array(1...3000))
+            #expect(subscribers.count == 20)
+            for (after, items) in subscribers {
+                #expect(items == appended[Int(after)...].map { .event($0) }, "subscriber after \(after)")
+            }
         }
     }
 

@@ -36,6 +36,8 @@ public final class Daemon: Sendable {
     let allowedClients: LockedValue<Set<String>>
     let stateReportInterval: LockedValue<Duration>
     let inventory: InventoryWatcher
+    /// Set once every listener is bound and READY=1 is sent; the watchdog pings only after.
+    let isReady = LockedValue(false)
 
     public init(config: AgentConfig, options: Options, logger: Logger) throws {
         core = try AgentCore(config: config, logger: logger)
@@ -76,7 +78,12 @@ public final class Daemon: Sendable {
         }
 
         var group: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let watchdog = WatchdogService(environment: options.environment, logger: logger, probe: { [core] in try await core.probeLiveness() }) {
+        let isReady = isReady
+        let probe: @Sendable () async throws -> Void = { [core] in
+            guard isReady.get() else { throw NotReadyYet() }
+            try await core.probeLiveness()
+        }
+        if let watchdog = WatchdogService(environment: options.environment, logger: logger, probe: probe) {
             logger.info("systemd watchdog: pinging every \(watchdog.interval) after a liveness probe")
             group.append(.init(service: watchdog))
         }
@@ -248,6 +255,7 @@ struct LifecycleNotifier: Service {
             logger.info("listening on \(listener.description) (\(address))")
         }
         let status = await daemon.statusLine()
+        daemon.isReady.set(true)
         notify { try $0.ready(status: status) }
         logger.info("ready: \(status)")
         let hangups = await UnixSignalsSequence(trapping: .sighup)
@@ -282,6 +290,11 @@ struct LifecycleNotifier: Service {
             daemon.logger.warning("sd_notify failed: \(error)")
         }
     }
+}
+
+/// The watchdog's probe before READY=1: no ping until the agent is ready.
+struct NotReadyYet: Error, CustomStringConvertible {
+    var description: String { "the agent is not ready yet (listeners binding)" }
 }
 
 extension TaskManager {

@@ -99,13 +99,13 @@ public final class StateStore: Sendable {
 
     private func migrate() throws(StateStoreError) {
         let migrator = Self.migrator
-        let superseded = try read { db in try migrator.hasBeenSuperseded(db) }
-        if superseded {
-            let applied = (try? appliedMigrations()) ?? []
+        let unknown = try read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+        if !unknown.isEmpty {
             throw StateStoreError(
                 path: path,
-                reason: "the schema was written by a newer agent (migrations \(applied.joined(separator: ", ")); "
-                    + "this agent knows \(migrator.migrations.joined(separator: ", "))); refusing to use it")
+                reason: "the schema was written by a newer agent (migrations \(unknown.sorted().joined(separator: ", ")) "
+                    + "are unknown to this agent, which knows \(migrator.migrations.joined(separator: ", "))); "
+                    + "the file was left untouched")
         }
         do {
             try migrator.migrate(pool)
