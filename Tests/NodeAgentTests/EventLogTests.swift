@@ -23,6 +23,8 @@ struct EventLogTests {
             }
             let subscribers = try await withThrowingTaskGroup(of: (UInt64, [EventLog.Item]).self) { group in
                 for after in stride(from: UInt64(0), to: 3000, by: 150) {
+                    // A client only knows sequences that were appended.
+                    try await waitUntil("event \(after) appended", poll: .milliseconds(1)) { try log.lastSequence >= after }
                     let stream = log.subscribe(after: after)
                     group.addTask { (after, try await collect(Int(3000 - after), from: stream)) }
                     await Task.yield()
@@ -33,7 +35,10 @@ struct EventLogTests {
             #expect(appended.map(\.sequence) == Array(1...3000))
             #expect(subscribers.count == 20)
             for (after, items) in subscribers {
-                #expect(items == appended[Int(after)...].map { .event($0) }, "subscriber after \(after)")
+                let expected = appended[Int(after)...].map { EventLog.Item.event($0) }
+                let difference = zip(items, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                #expect(items.count == expected.count, "subscriber after \(after)")
+                #expect(difference == nil, "subscriber after \(after): item \(difference ?? 0) is \(difference.map { items[$0].summary } ?? "")")
             }
         }
     }

@@ -1,11 +1,12 @@
 import Foundation
 import Logging
-@testable import NodeAgent
 import TestSupport
 import Testing
 
+@testable import NodeAgent
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("journald native protocol handler")

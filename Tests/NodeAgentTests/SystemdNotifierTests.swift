@@ -1,13 +1,14 @@
 import Foundation
 import Logging
-@testable import NodeAgent
 import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
 
+@testable import NodeAgent
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("systemd notify protocol")
@@ -196,7 +197,9 @@ struct WatchdogServiceTests {
             let service = WatchdogService(
                 notifier: SystemdNotifier(socketPath: path), interval: .milliseconds(30), logger: log.logger
             ) {
-                let call = calls.withLock { $0 += 1; return $0 }
+                let call = calls.withLock {
+                    $0 += 1; return $0
+                }
                 if call == 1 { await gate.wait() }  // ignores cancellation
             }
             let running = Task { try await service.run() }

@@ -160,9 +160,14 @@ extension Nodeagent_V1_CGroupStats {
     init(reading group: CGroup) throws(CGroupError) {
         self.init()
         path = group.isRoot ? "/" : group.path
-        let events = try group.events
-        populated = events.populated
-        frozen = events.frozen ?? false
+        // The root has no cgroup.events: it always holds every process and cannot be frozen.
+        if try group.readIfPresent("cgroup.events") != nil {
+            let events = try group.events
+            populated = events.populated
+            frozen = events.frozen ?? false
+        } else {
+            populated = group.isRoot
+        }
         controllers = try group.controllers
         subtreeControl = try group.subtreeControl
         if try group.readIfPresent("cpu.stat") != nil {

@@ -175,7 +175,7 @@ final class EventHub: Sendable {
     /// later one will be buffered for it); false if it must read the database again.
     func goLive(_ id: UInt64, cursor: UInt64) -> Bool {
         state.withLock { state in
-            guard state.lastDelivered <= cursor || true else { return false }
+            guard state.lastDelivered <= cursor else { return false }
             state.subscribers[id]?.live = true
             return true
         }

@@ -1,8 +1,9 @@
 import Foundation
 public import Logging
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A swift-log handler writing structured entries to journald over its native protocol

@@ -1,7 +1,8 @@
 public import Foundation
 public import Logging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Chooses where the process logs and installs it as swift-log's backend.

@@ -1,7 +1,8 @@
 import Foundation
 public import Logging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A swift-log handler printing one line per entry to stderr:

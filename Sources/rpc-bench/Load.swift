@@ -1,0 +1,186 @@
+import AgentAPI
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import NodeAgent
+import Synchronization
+
+typealias Transport = HTTP2ClientTransport.Posix
+
+/// The stubs over one client (one HTTP/2 connection).
+struct Stubs: Sendable {
+    let node: Nodeagent_V1_Node.Client<Transport>
+    let guests: Nodeagent_V1_Guests.Client<Transport>
+
+    init(_ client: GRPCClient<Transport>) {
+        node = .init(wrapping: client)
+        guests = .init(wrapping: client)
+    }
+}
+
+/// Opens `count` clients to `endpoint`, each with its own connection (the transport the CLI
+/// uses: `AgentEndpoint.transport()`), runs `body` with their stubs, and closes them.
+func withClients<Result: Sendable>(
+    _ endpoint: AgentEndpoint, count: Int, _ body: ([Stubs]) async throws -> Result
+) async throws -> Result {
+    try await withClients(endpoint, count: count, opened: [], body)
+}
+
+private func withClients<Result: Sendable>(
+    _ endpoint: AgentEndpoint, count: Int, opened: [Stubs], _ body: ([Stubs]) async throws -> Result
+) async throws -> Result {
+    if opened.count == count { return try await body(opened) }
+    return try await withGRPCClient(transport: try endpoint.transport()) { client in
+        try await withClients(endpoint, count: count, opened: opened + [Stubs(client)], body)
+    }
+}
+
+/// The call under test, with its request built once.
+struct CallPlan: Sendable {
+    let call: BenchCall
+    let guest: String
+    private let getRequest: Nodeagent_V1_GetGuestRequest
+
+    init(call: BenchCall, guest: String) {
+        self.call = call
+        self.guest = guest
+        var request = Nodeagent_V1_GetGuestRequest()
+        request.guest = call == .refused ? "" : guest
+        getRequest = request
+    }
+
+    /// One call; throws on any answer but the expected one.
+    func perform(_ stubs: Stubs, options: CallOptions = .defaults) async throws {
+        switch call {
+        case .health:
+            let _: Nodeagent_V1_Health = try await stubs.node.getHealth(Nodeagent_V1_GetHealthRequest(), options: options)
+        case .getGuest:
+            let _: Nodeagent_V1_Guest = try await stubs.guests.get(getRequest, options: options)
+        case .listGuests:
+            let _: Nodeagent_V1_ListGuestsResponse = try await stubs.guests.list(Nodeagent_V1_ListGuestsRequest(), options: options)
+        case .refused:
+            do {
+                let _: Nodeagent_V1_Guest = try await stubs.guests.get(getRequest, options: options)
+            } catch let error as RPCError where error.code == .invalidArgument {
+                return
+            }
+            throw BenchFailure(message: "Guests/Get with an empty name was answered OK; expected INVALID_ARGUMENT")
+        }
+    }
+
+    /// One call with a deadline, describing the answer (checks that the server is there and
+    /// answers what the benchmark expects before anything is timed).
+    func probe(_ stubs: Stubs) async throws -> String {
+        var options = CallOptions.defaults
+        options.timeout = .seconds(15)
+        switch call {
+        case .health:
+            let health: Nodeagent_V1_Health = try await stubs.node.getHealth(Nodeagent_V1_GetHealthRequest(), options: options)
+            let checks = health.checks.map { "\($0.name)=\($0.ok ? "ok" : "failing")" }.joined(separator: " ")
+            return "status \(health.status), \(health.guests) guest(s), checks: \(checks.isEmpty ? "none" : checks)"
+        case .getGuest:
+            let guest: Nodeagent_V1_Guest = try await stubs.guests.get(getRequest, options: options)
+            return "guest \(guest.name) \(guest.uuid) \(guest.state)"
+        case .listGuests:
+            let list: Nodeagent_V1_ListGuestsResponse = try await stubs.guests.list(Nodeagent_V1_ListGuestsRequest(), options: options)
+            return "\(list.guests.count) guest(s): \(list.guests.map(\.name).joined(separator: ", "))"
+        case .refused:
+            try await perform(stubs, options: options)
+            return "INVALID_ARGUMENT as expected"
+        }
+    }
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Hands out call numbers to the callers.
+private final class Ticket: Sendable {
+    private let next = Atomic<Int>(0)
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
+
+/// `total` calls made by `concurrency` callers, caller i through `stubs[i % stubs.count]`, each
+/// taking the next call number until none are left. Returns every call's latency in
+/// nanoseconds and the wall time of the whole phase.
+func runPhase(
+    total: Int, concurrency: Int, stubs: [Stubs], plan: CallPlan
+) async throws -> (latencies: [Int64], elapsed: Duration) {
+    let ticket = Ticket()
+    let clock = ContinuousClock()
+    let start = clock.now
+    let latencies = try await withThrowingTaskGroup(of: [Int64].self) { group in
+        for caller in 0..<concurrency {
+            let mine = stubs[caller % stubs.count]
+            group.addTask {
+                var latencies: [Int64] = []
+                latencies.reserveCapacity(total / concurrency + 1)
+                while ticket.take() < total {
+                    let before = clock.now
+                    try await plan.perform(mine)
+                    latencies.append(nanoseconds(before.duration(to: clock.now)))
+                }
+                return latencies
+            }
+        }
+        var all: [Int64] = []
+        all.reserveCapacity(total)
+        for try await part in group { all.append(contentsOf: part) }
+        return all
+    }
+    return (latencies, start.duration(to: clock.now))
+}
+
+func nanoseconds(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+}
+
+/// The figures of one timed phase.
+struct Summary {
+    var calls: Int
+    var elapsedSeconds: Double
+    var p50: Int64
+    var p90: Int64
+    var p99: Int64
+    var max: Int64
+    var mean: Double
+
+    var throughput: Double { Double(calls) / elapsedSeconds }
+
+    init(latencies: [Int64], elapsed: Duration) {
+        let sorted = latencies.sorted()
+        calls = sorted.count
+        elapsedSeconds = Double(nanoseconds(elapsed)) / 1e9
+        p50 = Self.percentile(sorted, 50)
+        p90 = Self.percentile(sorted, 90)
+        p99 = Self.percentile(sorted, 99)
+        max = sorted.last ?? 0
+        mean = sorted.isEmpty ? 0 : Double(sorted.reduce(0, +)) / Double(sorted.count)
+    }
+
+    /// Nearest rank: the smallest value with at least `p` percent of the values at or below it.
+    static func percentile(_ sorted: [Int64], _ p: Int) -> Int64 {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = (sorted.count * p + 99) / 100
+        return sorted[Swift.max(rank, 1) - 1]
+    }
+}
+
+/// `value` with `digits` decimals (no Foundation).
+func fixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = Int64((abs(value) * scale).rounded())
+    let whole = scaled / Int64(scale)
+    var text = "\(value < 0 && scaled != 0 ? "-" : "")\(whole)"
+    if digits > 0 {
+        let fraction = String(scaled % Int64(scale))
+        text += "." + String(repeating: "0", count: digits - fraction.count) + fraction
+    }
+    return text
+}
+
+func microseconds(_ ns: Int64) -> String { fixed(Double(ns) / 1000, 1) }
