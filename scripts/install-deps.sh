@@ -47,5 +47,5 @@ fi
 if [[ $mode == test ]]; then
     requirements="$(dirname "$0")/../examples/python/requirements.txt"
     # pip is quiet and quick when every pinned version is already installed.
-    python3 -m pip install -q --disable-pip-version-check -r "$requirements"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$requirements"
 fi

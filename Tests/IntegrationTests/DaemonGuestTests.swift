@@ -52,6 +52,34 @@ struct DaemonGuestTests {
         }
     }
 
+    @Test func aPythonControllerRunsARealGuestThroughTheAgent() async throws {
+        let daemon = try PrivateLibvirtd.shared()
+        let guests = try RealGuests(daemon)
+        let name = "py-\(UUID().uuidString.prefix(6).lowercased())"
+        try await withTemporaryDirectory { dir in
+            let agent = try await AgentProcess(directory: dir.path, config: agentConfig(daemon))
+            let python = PythonClient(socket: agent.socketPath)
+            // The spec file an operator would write (docs/GUEST-SPEC.md), as JSON.
+            let spec = dir.file("\(name).json")
+            try guests.spec(name).jsonData().write(to: URL(fileURLWithPath: spec))
+            try await withCleanup {
+                let defined = try python.run(["define", spec])
+                #expect(defined.status == 0, "\(defined.stderr)")
+                let started = try python.run(["start", name])
+                #expect(started.status == 0, "\(started.stderr)")
+                try await guests.waitForMarker(name, "NODEAGENT-GUEST-READY")
+                let stopped = try python.run(["shutdown", name, "--grace", "120"])
+                #expect(stopped.status == 0, "\(stopped.stderr)")
+                let summary = (stopped.json?["result"] as? [String: Any])?["summary"] as? String
+                #expect(summary?.contains("shut-down") == true, "\(String(describing: summary))")
+                let removed = try python.run(["undefine", name])
+                #expect(removed.status == 0, "\(removed.stderr)")
+            } cleanup: {
+                await forceRemove(name, daemon)
+            }
+        }
+    }
+
     @Test func aRunningTaskIsSettledWhenTheAgentStopsOrDiesAndTheGuestKeepsRunning() async throws {
         let daemon = try PrivateLibvirtd.shared()
         let guests = try RealGuests(daemon)

@@ -10,6 +10,9 @@ struct AgentConfigTests {
     @Test func anEmptyFileMeansTheDocumentedDefaults() throws {
         let config = try parse("")
         #expect(config == AgentConfig())
+        #expect(config.api.unixSocket == "/run/nodeagent/nodeagent.sock" && config.api.unixSocketMode == 0o660)
+        #expect(config.api.tcpListen.isEmpty && config.tasks.maxAttempts == 3 && config.log.level == "info")
+        #expect(AgentConfig.embedded.api.unixSocket == "./.nodeagent/nodeagent.sock")
         #expect(config.libvirt.uri == "test:///default")
         #expect(config.guests.shutdownGrace == 120)
         #expect(config.shutdownPolicy.retryInterval == .seconds(15))
@@ -37,7 +40,45 @@ struct AgentConfigTests {
 
             [agent]
             state_dir = "/var/lib/nodeagent"
+
+            [api]
+            unix_socket = "/run/nodeagent/admin.sock"
+            unix_socket_mode = 0o600
+            tcp_listen = "[::]:7443"
+            tls_certificate = "/etc/nodeagent/tls/server.pem"
+            tls_key = "/etc/nodeagent/tls/server.key"
+            tls_client_ca = "/etc/nodeagent/tls/ca.pem"
+            allowed_clients = ["controller-eu-1", "spiffe://cloud/controller"]
+
+            [tasks]
+            guest_concurrency = 8
+            volume_concurrency = 3
+            cgroup_concurrency = 2
+            burnin_concurrency = 2
+            max_attempts = 5
+            retry_base_delay = 0.5
+            retry_max_delay = 10
+            retention_hours = 48
+            drain_timeout = 45
+
+            [events]
+            retain_count = 5000
+            retention_hours = 12
+            state_report_interval = 30
+
+            [log]
+            level = "debug"
             """)
+        #expect(config.api.unixSocket == "/run/nodeagent/admin.sock" && config.api.unixSocketMode == 0o600)
+        #expect(HostAndPort(config.api.tcpListen) == HostAndPort("[::]:7443") && HostAndPort(config.api.tcpListen)?.host == "::")
+        #expect(config.api.allowedClients == ["controller-eu-1", "spiffe://cloud/controller"])
+        #expect(config.api.tlsClientCA == "/etc/nodeagent/tls/ca.pem")
+        let tasks = config.taskConfiguration
+        #expect(tasks.queueLimits == ["guest": 8, "volume": 3, "cgroup": 2, "burnin": 2])
+        #expect(tasks.maxAttempts == 5 && tasks.retryBaseDelay == .milliseconds(500) && tasks.retryMaxDelay == .seconds(10))
+        #expect(tasks.retention == .seconds(48 * 3600) && tasks.drainTimeout == .seconds(45))
+        #expect(config.events.retainCount == 5000 && config.events.retentionHours == 12 && config.events.stateReportInterval == 30)
+        #expect(config.log.level == "debug")
         #expect(config.cgroups.root == "/sys/fs/cgroup/unified")
         #expect(config.libvirt.uri == "qemu:///system")
         #expect(config.libvirt.keepaliveInterval == 10)
@@ -60,6 +101,22 @@ struct AgentConfigTests {
         ("[telemetry]\ninterval = 5", "telemetry", "unknown key"),
         ("libvirt = \"x\"", "libvirt", "must be a table"),
         ("[cgroups]\nroot = \"relative/path\"", "cgroups.root", "absolute path"),
+        ("[api]\ntcp_listen = \"7443\"", "api.tcp_listen", "HOST:PORT"),
+        ("[api]\ntcp_listen = \"::1:7443\"", "api.tcp_listen", "HOST:PORT"),
+        ("[api]\ntcp_listen = \"0.0.0.0:7443\"", "api.tls_certificate", "mutual TLS"),
+        (
+            "[api]\ntcp_listen = \"0.0.0.0:7443\"\ntls_certificate = \"/a\"\ntls_key = \"/b\"\ntls_client_ca = \"/c\"",
+            "api.allowed_clients", "identities"
+        ),
+        ("[api]\nallowed_clients = \"controller\"", "api.allowed_clients", "array of strings"),
+        ("[api]\nallowed_clients = [\"a b\"]", "api.allowed_clients[0]", "without spaces"),
+        ("[api]\nunix_socket = \"relative.sock\"", "api.unix_socket", "absolute path"),
+        ("[api]\nunix_socket_mode = 0o7777", "api.unix_socket_mode", "between"),
+        ("[tasks]\nguest_concurrency = 0", "tasks.guest_concurrency", "between 1"),
+        ("[tasks]\nretry_base_delay = 10\nretry_max_delay = 1", "tasks.retry_max_delay", "retry_base_delay"),
+        ("[tasks]\nworkers = 3", "tasks.workers", "unknown key"),
+        ("[events]\nretain_count = 5", "events.retain_count", "between 100"),
+        ("[log]\nlevel = \"verbose\"", "log.level", "trace"),
     ])
     func refusesABadKeyNamingItAndTheReason(text: String, key: String, reason: String) {
         do {

@@ -386,11 +386,13 @@ struct TaskManagerTests {
             #expect(try crashed.get(queued)?.state == .queued)
 
             let runs = Tally()
+            let proceed = Gate()
             let manager = TaskManager(
                 store: try StateStore(directory: directory.path), configuration: .fastForTests, logger: .init(label: "test"))
             for (kind, queue, resumable) in [("guest.start", "guest", false), ("volume.resize", "volume", true)] {
                 await manager.register(kind: kind, queue: queue, resumable: resumable) { context in
                     runs.add(context.task.id)
+                    if resumable { await proceed.wait() }
                     return TaskOutcome(summary: "done on attempt \(context.attempt)")
                 }
             }
@@ -410,17 +412,21 @@ struct TaskManagerTests {
             #expect(try manager.get(queued)?.message == "resumed after agent restart")
 
             let (resumed, ran) = try await running(manager) {
-                (try await waitFor(manager, resumable, .succeeded), try await waitFor(manager, queued, .succeeded))
+                let ran = try await waitFor(manager, queued, .succeeded)
+                let rerun = try await waitFor(manager, resumable, .running)
+                // The vanished agent's late outcomes (its handlers are cancelled now) never
+                // overwrite what the new one recorded, even while it runs the same task again.
+                crashedRun.cancel()
+                await crashedRun.value
+                #expect(try manager.get(unsafe) == failed)
+                #expect(try manager.get(resumable) == rerun)
+                await proceed.open()
+                return (try await waitFor(manager, resumable, .succeeded), ran)
             }
             #expect(resumed.attempts == 2)
+            #expect(resumed.message == "done on attempt 2")
             #expect(ran.attempts == 1)
             #expect(Set(runs.values) == [resumable, queued])
-
-            // The vanished agent's late outcomes never overwrite what the new one recorded.
-            crashedRun.cancel()
-            await crashedRun.value
-            #expect(try manager.get(unsafe) == failed)
-            #expect(try manager.get(resumable) == resumed)
         }
     }
 

@@ -359,7 +359,7 @@ def describe_task(task: common_pb2.Task) -> str:
         line += f"  {task.message}"
     if task.HasField("error"):
         line += f"  error: {task.error.reason}: {task.error.message}"
-    elif task.HasField("result") and task.result.summary:
+    elif task.HasField("result") and task.result.summary and task.result.summary != task.message:
         line += f"  result: {task.result.summary}"
     return line
 
