@@ -70,6 +70,7 @@ public nonisolated struct Nodeagent_V1_WatchTaskRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Task id, or the request_id the task was created with.
   public var id: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -82,6 +83,7 @@ public nonisolated struct Nodeagent_V1_CancelTaskRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Task id, or the request_id the task was created with.
   public var id: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -106,7 +106,7 @@ public nonisolated struct Nodeagent_V1_CreateVolumeRequest: Sendable {
   /// "10GiB" or a number of bytes.
   public var capacity: String = String()
 
-  /// raw (default) or qcow2.
+  /// qcow2 (default) or raw.
   public var format: String = String()
 
   /// Preallocated size; empty: sparse.

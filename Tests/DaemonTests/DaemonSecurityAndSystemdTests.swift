@@ -144,6 +144,7 @@ struct DaemonSecurityAndSystemdTests {
             #expect(entry["PRIORITY"] == "6" && entry["SYSLOG_IDENTIFIER"] == "nodeagent")
             #expect(entry["MESSAGE"]?.isEmpty == false && entry["CODE_FILE"]?.hasSuffix(".swift") == true && Int(entry["CODE_LINE"] ?? "") != nil)
             #expect(entries.contains { $0["PRIORITY"] == "6" && $0["MESSAGE"]?.hasPrefix("ready") == true })
+            #expect(entries.contains { $0["GUEST_UUID"] == task.target && $0["TASK_ID"] == task.id }, "guest tasks carry GUEST_UUID")
             // Nothing but the journal: stderr stays empty while the journal takes the logs.
             #expect(agent.log.isEmpty, "stderr: \(agent.log.prefix(500))")
         }

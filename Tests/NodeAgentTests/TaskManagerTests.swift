@@ -508,6 +508,74 @@ struct TaskManagerTests {
         }
     }
 
+    @Test func aHandlerThatIgnoresCancellationIsRecordedAsInterruptedAnyway() async throws {
+        try await withTemporaryDirectory("tasks") { directory in
+            var configuration = TaskManager.Configuration.fastForTests
+            configuration.drainTimeout = .milliseconds(10)
+            configuration.cancelGrace = .milliseconds(10)
+            let manager = TaskManager(
+                store: try StateStore(directory: directory.path), configuration: configuration, logger: .init(label: "test"))
+            let proceed = Gate()
+            let returned = Tally()
+            await manager.register(kind: "guest.define", queue: "guest", resumable: false) { _ in
+                await proceed.wait()
+                returned.add("late")
+                return TaskOutcome(summary: "defined late")
+            }
+            let id = try await manager.submit(kind: "guest.define", target: "g1").record.id
+            let run = Task { await manager.run() }
+            _ = try await waitFor(manager, id, .running)
+            run.cancel()
+            await run.value
+            let stopped = try #require(try manager.get(id))
+            #expect(stopped.state == .failed)
+            #expect(stopped.error?.reason == "agent-stopped")
+            // The handler's late result is discarded.
+            await proceed.open()
+            try await waitUntil("the handler returned") { returned.values == ["late"] }
+            try await waitUntil("its outcome was processed") { await manager.running.isEmpty }
+            #expect(try manager.get(id) == stopped)
+        }
+    }
+
+    // MARK: Change notifications
+
+    @Test func aSlowOnChangeHoldsUpNeitherWorkersNorOtherTasks() async throws {
+        try await withTemporaryDirectory("tasks") { directory in
+            let slowListener = Gate()
+            let changes = ChangeRecorder()
+            let manager = TaskManager(
+                store: try StateStore(directory: directory.path), configuration: .fastForTests, logger: .init(label: "test"),
+                onChange: { record, transition in
+                    if record.target == "slow" { await slowListener.wait() }
+                    changes.add(record, transition)
+                })
+            await manager.register(kind: "guest.start", queue: "guest", resumable: false) { context in
+                await context.progress(0.5, "half way")
+                return TaskOutcome(summary: "started")
+            }
+            let slow = try await manager.submit(kind: "guest.start", target: "slow").record.id
+            let fast = try await manager.submit(kind: "guest.start", target: "fast").record.id
+            try await running(manager) {
+                _ = try await waitFor(manager, slow, .succeeded)
+                _ = try await waitFor(manager, fast, .succeeded)
+                try await waitUntil("the other task's changes delivered") {
+                    changes.all.last { $0.record.id == fast }?.record.state == .succeeded
+                }
+                #expect(!changes.all.contains { $0.record.id == slow })
+                await slowListener.open()
+                try await waitUntil("the slow listener caught up") {
+                    changes.all.last { $0.record.id == slow }?.record.state == .succeeded
+                }
+            }
+            for id in [slow, fast] {
+                let delivered = changes.all.filter { $0.record.id == id }
+                #expect(delivered.map(\.record.message) == ["queued", "running (attempt 1)", "half way", "started"])
+                #expect(delivered.map(\.transition) == [true, true, false, true])
+            }
+        }
+    }
+
     // MARK: Retention
 
     @Test func pruningRemovesOnlyFinishedTasksOlderThanTheCutoff() async throws {

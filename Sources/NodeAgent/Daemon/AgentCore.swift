@@ -123,12 +123,12 @@ final class AgentCore: Sendable {
         do {
             let submission = try await tasks.submit(
                 kind: kind.rawValue, target: target, requestID: requestID, fingerprint: fingerprint, input: data)
-            logger.info(
-                submission.duplicate ? "repeated request: answering with its task" : "task queued",
-                metadata: [
-                    "task.id": "\(submission.record.id)", "request.id": "\(requestID)", "task.kind": "\(kind.rawValue)",
-                    "task.target": "\(target)",
-                ])
+            var metadata: Logger.Metadata = [
+                "task.id": "\(submission.record.id)", "request.id": "\(requestID)", "task.kind": "\(kind.rawValue)",
+                "task.target": "\(target)",
+            ]
+            if kind.queue == "guest" { metadata["guest.uuid"] = "\(target)" }
+            logger.info(submission.duplicate ? "repeated request: answering with its task" : "task queued", metadata: metadata)
             return Nodeagent_V1_Task(submission.record)
         } catch {
             throw RPCStatusMapping.error(error)

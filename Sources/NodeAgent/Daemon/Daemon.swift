@@ -52,6 +52,8 @@ public final class Daemon: Sendable {
 
     /// Runs until SIGTERM/SIGINT (or a fatal error in one of its parts).
     public func run() async throws {
+        // SIGHUP means reload, never "terminate" (its default), even before the handler is up.
+        signal(SIGHUP, SIG_IGN)
         let notifier = SystemdNotifier(environment: options.environment)
         try? notifier?.status("starting: connecting to \(config.libvirt.uri)")
         await core.registerTaskHandlers()

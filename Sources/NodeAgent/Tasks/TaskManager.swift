@@ -173,7 +173,7 @@ public actor TaskManager: Service {
         let token = nextToken()
         watchers[id, default: [:]][token] = continuation
         continuation.onTermination = { [weak self] _ in
-            _ = self
+            Task { await self?.removeWatcher(id: id, token: token) }
         }
         return stream
     }
