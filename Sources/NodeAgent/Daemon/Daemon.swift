@@ -89,7 +89,8 @@ public final class Daemon: Sendable {
             logger.info("systemd watchdog: pinging every \(watchdog.interval) after a liveness probe")
             group.append(.init(service: watchdog))
         }
-        group.append(.init(service: TaskWorkers(tasks: core.tasks)))
+        // The task manager is itself a Service: on graceful shutdown it drains (tasks.drain_timeout).
+        group.append(.init(service: core.tasks))
         group.append(.init(service: EventMonitor(daemon: self, reconciled: reconciled)))
         for listener in listeners {
             group.append(.init(service: RPCServerService(listener: listener, logger: logger)))
@@ -172,16 +173,6 @@ extension AgentCore {
         try store.ping()
         // An actor-isolated call: answers only if the task manager is not stuck.
         _ = await tasks.isAlive()
-    }
-}
-
-/// The task workers: run until graceful shutdown, then drain.
-struct TaskWorkers: Service {
-    let tasks: TaskManager
-
-    func run() async throws {
-        // Cancelling run() is the task manager's signal to drain (tasks.drain_timeout).
-        await cancelWhenGracefulShutdown { await tasks.run() }
     }
 }
 

@@ -138,16 +138,18 @@ public actor TaskManager: Service {
 
     // MARK: Looking up
 
+    /// The task with this id, if it exists (finished tasks are kept for the retention).
     public nonisolated func get(_ id: String) throws(StateStoreError) -> TaskRecord? {
         try tasks.record(id: id)
     }
 
+    /// The task submitted with this request id, if it exists.
     public nonisolated func get(requestID: String) throws(StateStoreError) -> TaskRecord? {
         try tasks.record(requestID: requestID)
     }
 
-    /// Tasks, newest first. `kinds` entries match exactly, or by prefix when they end in "."
-    /// ("guest." matches every guest task); nil means no filter.
+    /// At most `limit` tasks, newest first. `kinds` entries match exactly, or by prefix when
+    /// they end in "." ("guest." matches every guest task); a nil filter matches everything.
     public nonisolated func list(
         states: Set<TaskState>? = nil, kinds: [String]? = nil, target: String? = nil, limit: Int = 100
     ) throws(StateStoreError) -> [TaskRecord] {
