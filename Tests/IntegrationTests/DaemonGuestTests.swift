@@ -126,6 +126,17 @@ struct DaemonGuestTests {
                 }
                 #expect(guest.state == .running && guest.managed, "adopted again after the restart: \(guest)")
                 #expect(kill(qemu, 0) == 0)
+
+                // 3. Cancel reaches the running step: the shutdown stops asking, the guest is left.
+                let third = try await startLongShutdown(agent, name)
+                let cancelled = try await agent.client { client in
+                    var cancel = Nodeagent_V1_CancelTaskRequest()
+                    cancel.id = third.id
+                    _ = try await client.tasks.cancel(cancel)
+                    return try await client.wait(for: third)
+                }
+                #expect(cancelled.state == .cancelled && cancelled.error.reason == "cancelled", "\(cancelled)")
+                #expect(kill(qemu, 0) == 0, "a cancelled shutdown leaves the guest running")
             } cleanup: {
                 await forceRemove(name, daemon)
             }
