@@ -12,15 +12,17 @@ import Testing
     "nodeagent serve with real guests", .serialized,
     .enabled(if: Integration.enabled, "needs root, libvirtd, QEMU and NODEAGENT_GUEST_IMAGE: run scripts/test.sh"))
 struct DaemonGuestTests {
-    func agentConfig(_ daemon: PrivateLibvirtd) -> String {
+    func agentConfig(_ daemon: PrivateLibvirtd, libvirt: String = "", tasks: String = "") -> String {
         """
         [libvirt]
         uri = "\(daemon.uri)"
+        \(libvirt)
         [guests]
         shutdown_retry_interval = 2
         [tasks]
         drain_timeout = 2
         retry_base_delay = 0.2
+        \(tasks)
         """
     }
 
@@ -138,6 +140,42 @@ struct DaemonGuestTests {
                 #expect(cancelled.state == .cancelled && cancelled.error.reason == "cancelled", "\(cancelled)")
                 #expect(kill(qemu, 0) == 0, "a cancelled shutdown leaves the guest running")
             } cleanup: {
+                await forceRemove(name, daemon)
+            }
+        }
+    }
+
+    @Test func aTaskSubmittedWhileLibvirtdIsDownIsRetriedUntilItComesBack() async throws {
+        let daemon = try PrivateLibvirtd.shared()
+        let guests = try RealGuests(daemon)
+        let name = "retry-\(UUID().uuidString.prefix(6).lowercased())"
+        try await withTemporaryDirectory { dir in
+            let config = agentConfig(
+                daemon, libvirt: "reconnect_max_delay = 1\ncall_timeout = 5", tasks: "max_attempts = 40\nretry_max_delay = 1")
+            let agent = try await AgentProcess(directory: dir.path, config: config)
+            try await withCleanup {
+                try daemon.stopDaemon()
+                let task = try await agent.client { client in
+                    let submitted = try await client.guests.define(defineRequest(try guests.spec(name).message()))
+                    // While libvirtd is down the task keeps retrying, saying so.
+                    let retrying = try await eventually("the define task retries", timeout: .seconds(60)) {
+                        var get = Nodeagent_V1_GetTaskRequest()
+                        get.id = submitted.id
+                        let now = try await client.tasks.get(get)
+                        return now.state == .running && now.message.contains("retrying") ? now : nil
+                    }
+                    #expect(retrying.attempts >= 1)
+                    let health = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest())
+                    #expect(health.status == .degraded)
+                    try daemon.startDaemon()
+                    return try await client.wait(for: submitted)
+                }
+                #expect(task.state == .succeeded && task.attempts > 1, "\(task)")
+                _ = try await agent.client { client in
+                    try await succeed(client) { try await $0.guests.undefine(undefineRequest(name)) }
+                }
+            } cleanup: {
+                if daemon.daemonPID() == nil { try? daemon.startDaemon() }
                 await forceRemove(name, daemon)
             }
         }
