@@ -233,6 +233,16 @@ struct DaemonAPITests {
         }
     }
 
+    @Test func aBadConfigurationRefusesToStartNamingFileKeyAndReason() async throws {
+        try await withTemporaryDirectory { dir in
+            let file = try dir.write("bad.toml", "[tasks]\nguest_concurrency = 0\n")
+            let result = try execute(AgentProcess.binary, ["serve", "--config", file, "--state-dir", dir.file("state")])
+            #expect(result.status == 65, "\(result)")
+            #expect(result.stderr.contains(file) && result.stderr.contains("tasks.guest_concurrency") && result.stderr.contains("between 1"))
+            #expect(!FileManager.default.fileExists(atPath: dir.file("state")), "nothing is created before the configuration is accepted")
+        }
+    }
+
     @Test func sigtermEndsOpenStreamsAndExitsCleanly() async throws {
         try await withTemporaryDirectory { dir in
             let agent = try await AgentProcess(directory: dir.path)
