@@ -6,13 +6,6 @@ import SwiftProtobuf
 
 // Conversions between the agent's types and the API's messages (Protos/nodeagent/v1).
 
-extension Google_Protobuf_Timestamp {
-    init?(_ date: Date?) {
-        guard let date else { return nil }
-        self.init(date: date)
-    }
-}
-
 extension Nodeagent_V1_GuestState {
     init(_ kind: DomainState.Kind) {
         switch kind {
