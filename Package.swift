@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C shims: system libraries found through pkg-config.
@@ -40,10 +41,15 @@ let package = Package(
         .systemLibrary(
             name: "CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
+        // io_uring for the disk probe: a C layer over liburing (liburing-dev), see its header.
+        .target(name: "CIOUring", linkerSettings: [.linkedLibrary("uring")]),
 
         .target(name: "Libvirt", dependencies: ["CLibvirt"], swiftSettings: strict),
         .target(name: "CGroups", swiftSettings: strict),
-        .target(name: "Probes", dependencies: ["CGroups"], swiftSettings: strict),
+        .target(
+            name: "Probes",
+            dependencies: ["CGroups", "CIOUring", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
         // Generated from Protos/ by scripts/generate-protos.sh (committed; never a build plugin).
         .target(
             name: "AgentAPI",
@@ -106,6 +112,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "CIOUring", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CGroupsTests", dependencies: ["CGroups", "TestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
         // The daemon end to end: `nodeagent serve` processes driven over gRPC (Swift and Python clients).
         .testTarget(

@@ -2,7 +2,8 @@
 # install-deps.sh [build|test]
 #
 # Installs, idempotently with apt, the system packages nodeagent needs:
-#   build  what `swift build` links against (libvirt, libsystemd, SQLite for GRDB) and pkg-config;
+#   build  what `swift build` links against (libvirt, libsystemd, SQLite for GRDB, liburing for the
+#          disk probe) and pkg-config;
 #   test   (default) build + what the test suite runs: the libvirt daemon and QEMU for the
 #          private-libvirtd integration tests, libvirt's clients and xmllint (virt-xml-validate), and the
 #          tools the guest image builder uses (cpio, kmod, apt-get download, dpkg-deb), openssl
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 mode=${1:-test}
-build_packages=(pkg-config libvirt-dev libsystemd-dev libxml2-dev libsqlite3-dev)
+build_packages=(pkg-config libvirt-dev libsystemd-dev libxml2-dev libsqlite3-dev liburing-dev)
 test_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
     libxml2-utils kmod cpio gzip util-linux procps openssl)
 
