@@ -48,7 +48,10 @@ let package = Package(
         .target(name: "CGroups", swiftSettings: strict),
         .target(
             name: "Probes",
-            dependencies: ["CGroups", "CIOUring", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [
+                "CGroups", "CIOUring", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: strict),
         // Generated from Protos/ by scripts/generate-protos.sh (committed; never a build plugin).
         .target(

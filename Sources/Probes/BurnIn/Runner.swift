@@ -1,0 +1,85 @@
+import Foundation
+
+/// Where a burn-in runs: what the disk probe writes to, which peer the network probe measures
+/// against, and whether destructive targets are allowed.
+public struct BurnInContext: Sendable {
+    /// The disk probe's target: a file path (created and removed) or a block device.
+    public var diskTarget: String?
+    /// Write to a block device even if it holds a filesystem (never a mounted one).
+    public var force: Bool
+    /// The network probe's peer, "HOST:PORT" of a `nodeagent burnin net-server`.
+    public var networkPeer: String?
+
+    public init(diskTarget: String? = nil, force: Bool = false, networkPeer: String? = nil) {
+        self.diskTarget = diskTarget
+        self.force = force
+        self.networkPeer = networkPeer
+    }
+}
+
+/// Live progress of a burn-in: which probe and step, how far, and the current rate.
+public struct BurnInProgress: Sendable, Equatable {
+    public var probe: String
+    public var step: String
+    /// 0...1 within the probe.
+    public var fraction: Double
+    /// The current rate in words ("1.82 GiB/s", "143 k IOPS"); empty when none.
+    public var rate: String
+
+    public init(probe: String, step: String, fraction: Double, rate: String = "") {
+        self.probe = probe
+        self.step = step
+        self.fraction = fraction
+        self.rate = rate
+    }
+}
+
+/// One probe as a burn-in runs it: its settings from the profile in, a probe-independent
+/// outcome out. It reports progress, and on cancellation stops, cleans up, and returns an
+/// `interrupted` outcome with what it measured so far.
+public protocol BurnInProbe: Sendable {
+    var name: String { get }
+    func run(
+        _ settings: ProbeSettings, context: BurnInContext, progress: @escaping @Sendable (BurnInProgress) -> Void
+    ) async -> ProbeOutcome
+}
+
+/// Runs a profile's probes in order, evaluates its checks, and builds the report.
+public struct BurnInRunner: Sendable {
+    public var probes: [String: any BurnInProbe]
+
+    public init(probes: [any BurnInProbe]) {
+        self.probes = Dictionary(probes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Runs `profile`. Cancellation (Ctrl-C, a cancelled task) stops the probe that runs, which
+    /// cleans up; the probes after it are reported as skipped, and the report is marked
+    /// interrupted. `baseline` holds fleet medians for `min_baseline_ratio` checks.
+    public func run(
+        _ profile: BurnInProfile, context: BurnInContext, baseline: [String: Double] = [:], host: HostIdentity = .current(),
+        progress: @escaping @Sendable (BurnInProgress) -> Void = { _ in }
+    ) async -> BurnInReport {
+        let started = Date()
+        var outcomes: [ProbeOutcome] = []
+        var interrupted = false
+        for name in profile.enabledProbes {
+            let settings = profile.probes[name] ?? ProbeSettings()
+            if Task.isCancelled || interrupted {
+                interrupted = true
+                outcomes.append(ProbeOutcome(probe: name, status: .skipped, reason: "the burn-in was interrupted before it ran", started: Date(), seconds: 0))
+                continue
+            }
+            guard let probe = probes[name] else {
+                outcomes.append(ProbeOutcome(probe: name, status: .skipped, reason: "this agent has no \(name) probe", started: Date(), seconds: 0))
+                continue
+            }
+            progress(BurnInProgress(probe: name, step: "starting", fraction: 0))
+            let outcome = await probe.run(settings, context: context, progress: progress)
+            outcomes.append(outcome)
+            if outcome.status == .interrupted || Task.isCancelled { interrupted = true }
+        }
+        let checks = CheckEvaluator.evaluate(profile.checks, outcomes: outcomes, baseline: baseline)
+        return BurnInReport(
+            host: host, profile: profile.name, started: started, finished: Date(), interrupted: interrupted, checks: checks, probes: outcomes)
+    }
+}
