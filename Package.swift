@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "nodeagent",
             dependencies: [
-                "NodeAgent", "CGroups", "AgentAPI",
+                "NodeAgent", "CGroups", "Probes", "AgentAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -15,7 +15,7 @@ struct NodeAgentCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, GuestCommand.self, TasksCommand.self, EventsCommand.self, VolumeCommand.self, CGroupCommand.self,
-            ConfigCommand.self,
+            BurnInCommand.self, ConfigCommand.self,
         ])
 
     static func main() async {
