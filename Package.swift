@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "NodeAgent", "AgentAPI", "TestSupport",
+                "NodeAgent", "AgentAPI", "Probes", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
