@@ -1,4 +1,5 @@
 import AgentAPI
+import Glibc
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NodeAgent
@@ -101,14 +102,24 @@ private final class Ticket: Sendable {
     func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
+/// This process's CPU time so far (user + system, all threads), in nanoseconds.
+func processCPUTime() -> Int64 {
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+    func ns(_ t: timeval) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_usec) * 1000 }
+    return ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
 /// `total` calls made by `concurrency` callers, caller i through `stubs[i % stubs.count]`, each
 /// taking the next call number until none are left. Returns every call's latency in
-/// nanoseconds and the wall time of the whole phase.
+/// nanoseconds, the wall time of the whole phase and the CPU time this process (the client)
+/// spent in it.
 func runPhase(
     total: Int, concurrency: Int, stubs: [Stubs], plan: CallPlan
-) async throws -> (latencies: [Int64], elapsed: Duration) {
+) async throws -> (latencies: [Int64], elapsed: Duration, cpu: Int64) {
     let ticket = Ticket()
     let clock = ContinuousClock()
+    let cpuBefore = processCPUTime()
     let start = clock.now
     let latencies = try await withThrowingTaskGroup(of: [Int64].self) { group in
         for caller in 0..<concurrency {
@@ -129,7 +140,8 @@ func runPhase(
         for try await part in group { all.append(contentsOf: part) }
         return all
     }
-    return (latencies, start.duration(to: clock.now))
+    let elapsed = start.duration(to: clock.now)
+    return (latencies, elapsed, processCPUTime() - cpuBefore)
 }
 
 func nanoseconds(_ duration: Duration) -> Int64 {
@@ -146,11 +158,14 @@ struct Summary {
     var p99: Int64
     var max: Int64
     var mean: Double
+    /// The client's CPU time per call, nanoseconds.
+    var clientCPU: Double
 
     var throughput: Double { Double(calls) / elapsedSeconds }
 
-    init(latencies: [Int64], elapsed: Duration) {
+    init(latencies: [Int64], elapsed: Duration, cpu: Int64) {
         let sorted = latencies.sorted()
+        clientCPU = sorted.isEmpty ? 0 : Double(cpu) / Double(sorted.count)
         calls = sorted.count
         elapsedSeconds = Double(nanoseconds(elapsed)) / 1e9
         p50 = Self.percentile(sorted, 50)

@@ -5,8 +5,9 @@
 // (--connections). After one probe call (with a deadline, printed to stderr) and --warmup untimed
 // calls, --calls timed calls are handed out to the callers one at a time; each call's latency is
 // measured with ContinuousClock around the stub's unary call (serialization, the round trip and
-// deserialization). Prints p50/p90/p99/max/mean in µs and the throughput (timed calls over the
-// wall time of the timed phase), as text or one JSON object (--json).
+// deserialization). Prints p50/p90/p99/max/mean in µs, the throughput (timed calls over the
+// wall time of the timed phase) and this process's own CPU time per timed call (getrusage: the
+// client's share of the machine), as text or one JSON object (--json).
 import Glibc
 
 /// Writes `message` and a newline to standard error (fd 2: Glibc's `stderr` is shared mutable
@@ -52,6 +53,7 @@ func report(_ options: BenchOptions, _ summary: Summary) -> String {
             ("p99_us", microseconds(summary.p99)),
             ("max_us", microseconds(summary.max)),
             ("mean_us", fixed(summary.mean / 1000, 1)),
+            ("client_cpu_us_per_call", fixed(summary.clientCPU / 1000, 1)),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
@@ -62,7 +64,7 @@ func report(_ options: BenchOptions, _ summary: Summary) -> String {
         after \(options.warmup) warm-up calls
           latency µs: p50 \(microseconds(summary.p50))  p90 \(microseconds(summary.p90))  \
         p99 \(microseconds(summary.p99))  max \(microseconds(summary.max))  mean \(fixed(summary.mean / 1000, 1))
-          throughput: \(fixed(summary.throughput, 0)) calls/s
+          throughput: \(fixed(summary.throughput, 0)) calls/s, client CPU \(fixed(summary.clientCPU / 1000, 1)) µs/call
         """
 }
 
@@ -85,7 +87,7 @@ do {
             _ = try await runPhase(total: options.warmup, concurrency: options.concurrency, stubs: stubs, plan: plan)
         }
         let timed = try await runPhase(total: options.calls, concurrency: options.concurrency, stubs: stubs, plan: plan)
-        return Summary(latencies: timed.latencies, elapsed: timed.elapsed)
+        return Summary(latencies: timed.latencies, elapsed: timed.elapsed, cpu: timed.cpu)
     }
     print(report(options, summary))
 } catch {
