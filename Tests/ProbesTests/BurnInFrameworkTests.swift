@@ -158,6 +158,7 @@ struct BurnInFrameworkTests {
     struct ScriptedProbe: BurnInProbe {
         let name: String
         let value: Double
+        func validate(_ settings: ProbeSettings, context: BurnInContext) throws(BurnInSetupError) {}
         func run(_ settings: ProbeSettings, context: BurnInContext, progress: @escaping @Sendable (BurnInProgress) -> Void) async -> ProbeOutcome {
             progress(BurnInProgress(probe: name, step: "work", fraction: 0.5))
             let started = Date()

@@ -108,6 +108,10 @@ public struct ProbeOutcome: Sendable, Codable, Equatable {
     public var findings: [Finding]
     public var series: [Series]
     public var distributions: [Distribution]
+    /// The probe's own, complete result (every phase, core, pattern and test), for a reader
+    /// who needs more than the measurements. Encoded under the probe's name; a report whose
+    /// detail does not decode (another agent version) still decodes, without it.
+    public var detail: ProbeDetail?
 
     public init(
         probe: String, status: Status, reason: String = "", started: Date, seconds: Double, measurements: [Metric] = [],
@@ -125,4 +129,61 @@ public struct ProbeOutcome: Sendable, Codable, Equatable {
     }
 
     public func measurement(_ name: String) -> Metric? { measurements.first { $0.name == name } }
+
+    private enum CodingKeys: String, CodingKey {
+        case probe, status, reason, started, seconds, measurements, findings, series, distributions, detail
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        probe = try c.decode(String.self, forKey: .probe)
+        status = try c.decode(Status.self, forKey: .status)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        started = try c.decode(Date.self, forKey: .started)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        measurements = try c.decodeIfPresent([Metric].self, forKey: .measurements) ?? []
+        findings = try c.decodeIfPresent([Finding].self, forKey: .findings) ?? []
+        series = try c.decodeIfPresent([Series].self, forKey: .series) ?? []
+        distributions = try c.decodeIfPresent([Distribution].self, forKey: .distributions) ?? []
+        detail = try? c.decodeIfPresent(ProbeDetail.self, forKey: .detail)
+    }
+}
+
+/// A probe's own result, as the probe produced it.
+public enum ProbeDetail: Sendable, Codable, Equatable {
+    case disk(DiskResult)
+    case cpu(CPUResult)
+    case memory(MemoryResult)
+    case network(NetworkResult)
+    case health(HealthResult)
+
+    private enum Key: String, CodingKey { case disk, cpu, memory, network, health }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        switch self {
+        case .disk(let r): try c.encode(r, forKey: .disk)
+        case .cpu(let r): try c.encode(r, forKey: .cpu)
+        case .memory(let r): try c.encode(r, forKey: .memory)
+        case .network(let r): try c.encode(r, forKey: .network)
+        case .health(let r): try c.encode(r, forKey: .health)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        if let r = try c.decodeIfPresent(DiskResult.self, forKey: .disk) {
+            self = .disk(r)
+        } else if let r = try c.decodeIfPresent(CPUResult.self, forKey: .cpu) {
+            self = .cpu(r)
+        } else if let r = try c.decodeIfPresent(MemoryResult.self, forKey: .memory) {
+            self = .memory(r)
+        } else if let r = try c.decodeIfPresent(NetworkResult.self, forKey: .network) {
+            self = .network(r)
+        } else if let r = try c.decodeIfPresent(HealthResult.self, forKey: .health) {
+            self = .health(r)
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "no known probe result"))
+        }
+    }
 }

@@ -39,6 +39,9 @@ public struct BurnInProgress: Sendable, Equatable {
 /// `interrupted` outcome with what it measured so far.
 public protocol BurnInProbe: Sendable {
     var name: String { get }
+    /// Checks the profile's options for this probe (and the context it needs) without running
+    /// anything: a typo in a profile is refused before a long burn-in starts.
+    func validate(_ settings: ProbeSettings, context: BurnInContext) throws(BurnInSetupError)
     func run(
         _ settings: ProbeSettings, context: BurnInContext, progress: @escaping @Sendable (BurnInProgress) -> Void
     ) async -> ProbeOutcome
@@ -50,6 +53,20 @@ public struct BurnInRunner: Sendable {
 
     public init(probes: [any BurnInProbe]) {
         self.probes = Dictionary(probes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Every problem of `profile` in `context`, before anything runs (empty when it can run).
+    public func validate(_ profile: BurnInProfile, context: BurnInContext) -> [BurnInSetupError] {
+        var problems: [BurnInSetupError] = []
+        for name in profile.enabledProbes {
+            guard let probe = probes[name] else { continue }
+            do {
+                try probe.validate(profile.probes[name] ?? ProbeSettings(), context: context)
+            } catch {
+                problems.append(error)
+            }
+        }
+        return problems
     }
 
     /// Runs `profile`. Cancellation (Ctrl-C, a cancelled task) stops the probe that runs, which
@@ -79,6 +96,14 @@ public struct BurnInRunner: Sendable {
             if outcome.status == .interrupted || Task.isCancelled { interrupted = true }
         }
         let checks = CheckEvaluator.evaluate(profile.checks, outcomes: outcomes, baseline: baseline)
+        var host = host
+        if host.diskModels.isEmpty {
+            for outcome in outcomes {
+                if case .health(let health)? = outcome.detail {
+                    host.diskModels = health.smart.devices.compactMap(\.model).sorted()
+                }
+            }
+        }
         return BurnInReport(
             host: host, profile: profile.name, started: started, finished: Date(), interrupted: interrupted, checks: checks, probes: outcomes)
     }

@@ -5,7 +5,7 @@
 public import Foundation
 
 /// Everything one client run measured against one server.
-public struct NetworkResult: Sendable, Codable {
+public struct NetworkResult: Sendable, Codable, Equatable {
     /// The server as configured, "host:port".
     public var server: String
     /// The numeric address the control connection reached, "address:port" ("[v6]:port").
@@ -35,7 +35,7 @@ public enum NetworkEndpoint: String, Sendable, Codable {
 }
 
 /// One TCP throughput test: `streams` connections per direction, for `duration` seconds.
-public struct NetworkTCPResult: Sendable, Codable {
+public struct NetworkTCPResult: Sendable, Codable, Equatable {
     /// Parallel connections in each direction.
     public var streams: Int
     /// The direction(s) tested.
@@ -56,7 +56,7 @@ public struct NetworkTCPResult: Sendable, Codable {
 }
 
 /// The data that went one way in a TCP test, over all its streams.
-public struct NetworkTransfer: Sendable, Codable {
+public struct NetworkTransfer: Sendable, Codable, Equatable {
     /// The end that received the data and measured the throughput.
     public var measuredBy: NetworkEndpoint
     /// Bytes the senders handed to the kernel, all streams.
@@ -79,7 +79,7 @@ public struct NetworkTransfer: Sendable, Codable {
 }
 
 /// One TCP connection of a throughput test.
-public struct NetworkStreamResult: Sendable, Codable {
+public struct NetworkStreamResult: Sendable, Codable, Equatable {
     /// 0-based index of the stream within its direction.
     public var index: Int
     /// Bytes its sender handed to the kernel.
@@ -107,7 +107,7 @@ public struct NetworkInterval: Sendable, Codable, Equatable {
 }
 
 /// The round-trip latency test.
-public struct NetworkRTTResult: Sendable, Codable {
+public struct NetworkRTTResult: Sendable, Codable, Equatable {
     /// Bytes per message (each way).
     public var messageSize: Int
     /// Seconds between the starts of consecutive round trips asked for (0: back to back).
@@ -155,7 +155,7 @@ public struct NetworkPercentile: Sendable, Codable, Equatable {
 }
 
 /// One UDP test in one direction.
-public struct NetworkUDPResult: Sendable, Codable {
+public struct NetworkUDPResult: Sendable, Codable, Equatable {
     /// Which way the datagrams went; the receiver measured.
     public var direction: NetworkDirection
     /// The end that received and measured.
