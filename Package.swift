@@ -99,6 +99,8 @@ let package = Package(
             swiftSettings: strict),
         // The cgroup read benchmark's library side (Benchmarks/cgroups/run.sh, docs/PERFORMANCE.md).
         .executableTarget(name: "cgroup-bench", dependencies: ["CGroups"], swiftSettings: strict),
+        // The probes' own command lines for the burn-in benchmarks (Benchmarks/{disk,network,cpu-memory}).
+        .executableTarget(name: "probe-bench", dependencies: ["Probes"], swiftSettings: strict),
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: strict),
         .testTarget(

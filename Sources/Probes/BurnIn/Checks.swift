@@ -149,6 +149,8 @@ public enum Units {
             if value >= 1000 { return String(format: "%.2f ms", value / 1000) }
             return String(format: "%.1f µs", value)
         case "%": return String(format: "%.1f%%", value)
+        case "ratio": return String(format: "%.3f", value)
+        case "count" where value == value.rounded() && abs(value) < 1e15: return String(Int64(value))
         case "IOPS", "ops/s", "count", "": return scaled(value, ["", "k", "M", "G"], 1000) + (unit.isEmpty ? "" : " \(unit)")
         default: return String(format: "%.3g %@", value, unit)
         }

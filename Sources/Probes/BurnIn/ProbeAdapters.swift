@@ -119,19 +119,62 @@ public struct DiskBurnInProbe: BurnInProbe {
         }
     }
 
+    /// Checks the options, and that the target can be used: a block device that is mounted, in
+    /// use or holds data, or an existing file, is refused here unless forced, before any probe
+    /// runs. (The probe checks again when it opens the target.) No target is not an error: the
+    /// probe is then skipped.
     public func validate(_ settings: ProbeSettings, context: BurnInContext) throws(BurnInSetupError) {
-        _ = try configuration(settings, context: context)
+        guard context.diskTarget != nil else { return }
+        let c = try configuration(settings, context: context)
+        let path = c.target.path
+        func refuse(_ reasons: [DiskRefusal]) -> BurnInSetupError {
+            BurnInSetupError(
+                probe: name, key: "target",
+                reason: "\(path): refused: \(reasons.map(\.description).joined(separator: "; ")) (--force overrides)")
+        }
+        var info = stat()
+        if c.target.kind == .blockDevice {
+            // Mounts, swap and holders need only the device number; signatures need its first bytes.
+            guard stat(path, &info) == 0 else {
+                throw BurnInSetupError(probe: name, key: "target", reason: "\(path): \(String(cString: strerror(errno)))")
+            }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let openError = fd < 0 ? String(cString: strerror(errno)) : nil
+            let firstBytes = fd >= 0 ? DiskSignatures.read(fd: fd) : []
+            if fd >= 0 { close(fd) }
+            let reasons = DiskTargetSafety.refusals(
+                path: path, major: DiskFS.major(UInt64(info.st_rdev)), minor: DiskFS.minor(UInt64(info.st_rdev)), firstBytes: firstBytes,
+                mountInfo: DiskFS.readTextFile("/proc/self/mountinfo"), swaps: DiskFS.readTextFile("/proc/swaps"))
+            if !reasons.isEmpty && !c.force { throw refuse(reasons) }
+            if let openError { throw BurnInSetupError(probe: name, key: "target", reason: "\(path): cannot open: \(openError)") }
+        } else if stat(path, &info) == 0 {
+            let kind = info.st_mode & S_IFMT
+            if kind == S_IFREG && !c.force { throw refuse([DiskRefusal(kind: .existingFile, device: path, detail: "existing file")]) }
+            if kind != S_IFREG && kind != S_IFDIR {
+                throw BurnInSetupError(probe: name, key: "target", reason: "\(path): neither a directory, a regular file nor a block device")
+            }
+        } else {
+            let parent = (path as NSString).deletingLastPathComponent
+            var dir = stat()
+            guard stat(parent.isEmpty ? "." : parent, &dir) == 0, dir.st_mode & S_IFMT == S_IFDIR else {
+                throw BurnInSetupError(probe: name, key: "target", reason: "\(path): no such directory \(parent.isEmpty ? "." : parent)")
+            }
+        }
     }
 
     public func run(
         _ settings: ProbeSettings, context: BurnInContext, progress: @escaping @Sendable (BurnInProgress) -> Void
     ) async -> ProbeOutcome {
         let started = Date()
+        guard context.diskTarget != nil else {
+            return ProbeOutcome(
+                probe: name, status: .skipped, reason: "no disk target (--target PATH: a directory, a new file or a block device)",
+                started: started, seconds: 0)
+        }
         let configuration: DiskProbe.Configuration
         do {
             configuration = try self.configuration(settings, context: context)
         } catch {
-            if error.key == "target" { return ProbeOutcome(probe: name, status: .skipped, reason: error.reason, started: started, seconds: 0) }
             return BurnInProbes.failed(name, started: started, error.description)
         }
         let result: DiskResult
@@ -146,7 +189,7 @@ public struct DiskBurnInProbe: BurnInProbe {
             let refusals = error.refusals.map(\.description)
             return BurnInProbes.failed(
                 name, started: started,
-                refusals.isEmpty ? error.description : "\(error.description) (\(refusals.joined(separator: "; ")); --force overrides all but a mounted device)")
+                refusals.isEmpty ? error.description : "\(error.description) (\(refusals.joined(separator: "; ")); --force overrides)")
         }
         return Self.outcome(result, started: started)
     }
@@ -718,7 +761,7 @@ public struct HealthBurnInProbe: BurnInProbe {
         let reason = skipped.isEmpty ? "" : "skipped here: " + skipped.joined(separator: "; ")
         if result.status == .skipped {
             var outcome = ProbeOutcome(
-                probe: "health", status: .skipped, reason: reason, started: started, seconds: Date().timeIntervalSince(started),
+                probe: "health", status: .skipped, reason: "no health input is readable here: " + skipped.joined(separator: "; "), started: started, seconds: Date().timeIntervalSince(started),
                 distributions: distributions)
             outcome.detail = .health(result)
             return outcome
