@@ -506,7 +506,7 @@ public struct NetworkBurnInProbe: BurnInProbe {
     func configuration(_ settings: ProbeSettings, context: BurnInContext) throws(BurnInSetupError) -> NetworkProbe.Configuration {
         var o = ProbeOptions(probe: name, settings)
         let configured = try o.string("server")
-        let duration = try o.number("duration", range: 0.5...86_400)
+        let duration = try o.number("duration", range: 0.1...86_400)
         let streams = try o.integers("streams", range: 1...1024)
         let directions = try o.names("directions", of: NetworkDirection.self, allowed: NetworkDirection.allCases)
         let messageSize = try o.size("message_size", range: 1...(16 << 20))
@@ -514,7 +514,7 @@ public struct NetworkBurnInProbe: BurnInProbe {
         let rttDuration = try o.number("rtt_duration", range: 0.1...3600)
         let udp = try o.bool("udp")
         let udpRate = try o.number("udp_rate", range: 1000...400e9)
-        let udpDuration = try o.number("udp_duration", range: 0.5...86_400)
+        let udpDuration = try o.number("udp_duration", range: 0.1...86_400)
         let timeout = try o.number("connect_timeout", range: 0.1...600)
         try o.finish()
         guard let peer = context.networkPeer ?? configured, !peer.isEmpty else {
