@@ -142,6 +142,49 @@ public nonisolated enum Nodeagent_V1_GuestState: SwiftProtobuf.Enum, Swift.CaseI
 
 }
 
+/// The verdict of a burn-in (docs/BURNIN.md, Verdicts): the worst of its checks.
+public nonisolated enum Nodeagent_V1_BurnInVerdict: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case pass // = 1
+  case warn // = 2
+  case fail // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .pass
+    case 2: self = .warn
+    case 3: self = .fail
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .pass: return 1
+    case .warn: return 2
+    case .fail: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Nodeagent_V1_BurnInVerdict] = [
+    .unspecified,
+    .pass,
+    .warn,
+    .fail,
+  ]
+
+}
+
 /// Why a task failed. `code` is the gRPC status code the same failure gets when it is
 /// detected before a task is created (3 INVALID_ARGUMENT, 5 NOT_FOUND, 9 FAILED_PRECONDITION,
 /// 10 ABORTED, 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED, 13 INTERNAL, ...).
@@ -173,7 +216,7 @@ public nonisolated struct Nodeagent_V1_Task: @unchecked Sendable {
     set {_uniqueStorage()._id = newValue}
   }
 
-  /// What the task does: guest.define, guest.start, guest.shutdown, volume.create, ...
+  /// What the task does: guest.define, guest.start, guest.shutdown, volume.create, burnin.run, ...
   public var kind: String {
     get {_storage._kind}
     set {_uniqueStorage()._kind = newValue}
@@ -185,7 +228,7 @@ public nonisolated struct Nodeagent_V1_Task: @unchecked Sendable {
     set {_uniqueStorage()._queue = newValue}
   }
 
-  /// What it acts on: a guest UUID, "pool/volume", a cgroup path.
+  /// What it acts on: a guest UUID, "pool/volume", a cgroup path, "host" (burn-in).
   public var target: String {
     get {_storage._target}
     set {_uniqueStorage()._target = newValue}
@@ -322,6 +365,14 @@ public nonisolated struct Nodeagent_V1_TaskResult: Sendable {
     set {value = .undefine(newValue)}
   }
 
+  public var burnin: Nodeagent_V1_BurnInResult {
+    get {
+      if case .burnin(let v)? = value {return v}
+      return Nodeagent_V1_BurnInResult()
+    }
+    set {value = .burnin(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Value: Equatable, Sendable {
@@ -329,6 +380,7 @@ public nonisolated struct Nodeagent_V1_TaskResult: Sendable {
     case volume(Nodeagent_V1_Volume)
     case cgroup(Nodeagent_V1_CGroupStats)
     case undefine(Nodeagent_V1_UndefineResult)
+    case burnin(Nodeagent_V1_BurnInResult)
 
   }
 
@@ -610,6 +662,43 @@ public nonisolated struct Nodeagent_V1_CGroupStats: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// The result of a burn-in task (burnin.run) that ran to its end. The task succeeds whatever the
+/// verdict: a FAIL verdict is a finding about the host, not a failure of the task.
+public nonisolated struct Nodeagent_V1_BurnInResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var verdict: Nodeagent_V1_BurnInVerdict = .unspecified
+
+  /// A probe stopped early. (A cancelled burn-in, or one the agent's shutdown stopped, ends its
+  /// task CANCELLED or FAILED without a result; its interrupted report is still written:
+  /// BurnIn.GetReport.)
+  public var interrupted: Bool = false
+
+  /// The profile's name.
+  public var profile: String = String()
+
+  /// Where the agent wrote the report (on the agent's host): <agent.state_dir>/burnin/<task id>.json
+  /// (schema nodeagent.burnin.report/1) and .html.
+  public var reportJsonPath: String = String()
+
+  public var reportHtmlPath: String = String()
+
+  /// How many checks ended PASS, WARN, FAIL and SKIP.
+  public var checksPassed: UInt32 = 0
+
+  public var checksWarned: UInt32 = 0
+
+  public var checksFailed: UInt32 = 0
+
+  public var checksSkipped: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "nodeagent.v1"
@@ -620,6 +709,10 @@ nonisolated extension Nodeagent_V1_TaskState: SwiftProtobuf._ProtoNameProviding 
 
 nonisolated extension Nodeagent_V1_GuestState: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0GUEST_STATE_UNSPECIFIED\0\u{1}GUEST_STATE_RUNNING\0\u{1}GUEST_STATE_BLOCKED\0\u{1}GUEST_STATE_PAUSED\0\u{1}GUEST_STATE_SHUTTING_DOWN\0\u{1}GUEST_STATE_SHUT_OFF\0\u{1}GUEST_STATE_CRASHED\0\u{1}GUEST_STATE_PM_SUSPENDED\0\u{1}GUEST_STATE_NO_STATE\0")
+}
+
+nonisolated extension Nodeagent_V1_BurnInVerdict: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0BURN_IN_VERDICT_UNSPECIFIED\0\u{1}BURN_IN_VERDICT_PASS\0\u{1}BURN_IN_VERDICT_WARN\0\u{1}BURN_IN_VERDICT_FAIL\0")
 }
 
 nonisolated extension Nodeagent_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -832,7 +925,7 @@ nonisolated extension Nodeagent_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Nodeagent_V1_TaskResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{1}guest\0\u{1}volume\0\u{1}cgroup\0\u{1}undefine\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{1}guest\0\u{1}volume\0\u{1}cgroup\0\u{1}undefine\0\u{1}burnin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -893,6 +986,19 @@ nonisolated extension Nodeagent_V1_TaskResult: SwiftProtobuf.Message, SwiftProto
           self.value = .undefine(v)
         }
       }()
+      case 6: try {
+        var v: Nodeagent_V1_BurnInResult?
+        var hadOneofValue = false
+        if let current = self.value {
+          hadOneofValue = true
+          if case .burnin(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.value = .burnin(v)
+        }
+      }()
       default: break
       }
     }
@@ -922,6 +1028,10 @@ nonisolated extension Nodeagent_V1_TaskResult: SwiftProtobuf.Message, SwiftProto
     case .undefine?: try {
       guard case .undefine(let v)? = self.value else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .burnin?: try {
+      guard case .burnin(let v)? = self.value else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
     case nil: break
     }
@@ -1466,6 +1576,76 @@ nonisolated extension Nodeagent_V1_CGroupStats.Pressure: SwiftProtobuf.Message, 
     if lhs.fullAvg60 != rhs.fullAvg60 {return false}
     if lhs.fullAvg300 != rhs.fullAvg300 {return false}
     if lhs.fullTotalUsec != rhs.fullTotalUsec {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Nodeagent_V1_BurnInResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BurnInResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verdict\0\u{1}interrupted\0\u{1}profile\0\u{3}report_json_path\0\u{3}report_html_path\0\u{3}checks_passed\0\u{3}checks_warned\0\u{3}checks_failed\0\u{3}checks_skipped\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.verdict) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.interrupted) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.profile) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reportJsonPath) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.reportHtmlPath) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.checksPassed) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.checksWarned) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.checksFailed) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.checksSkipped) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.verdict != .unspecified {
+      try visitor.visitSingularEnumField(value: self.verdict, fieldNumber: 1)
+    }
+    if self.interrupted != false {
+      try visitor.visitSingularBoolField(value: self.interrupted, fieldNumber: 2)
+    }
+    if !self.profile.isEmpty {
+      try visitor.visitSingularStringField(value: self.profile, fieldNumber: 3)
+    }
+    if !self.reportJsonPath.isEmpty {
+      try visitor.visitSingularStringField(value: self.reportJsonPath, fieldNumber: 4)
+    }
+    if !self.reportHtmlPath.isEmpty {
+      try visitor.visitSingularStringField(value: self.reportHtmlPath, fieldNumber: 5)
+    }
+    if self.checksPassed != 0 {
+      try visitor.visitSingularUInt32Field(value: self.checksPassed, fieldNumber: 6)
+    }
+    if self.checksWarned != 0 {
+      try visitor.visitSingularUInt32Field(value: self.checksWarned, fieldNumber: 7)
+    }
+    if self.checksFailed != 0 {
+      try visitor.visitSingularUInt32Field(value: self.checksFailed, fieldNumber: 8)
+    }
+    if self.checksSkipped != 0 {
+      try visitor.visitSingularUInt32Field(value: self.checksSkipped, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nodeagent_V1_BurnInResult, rhs: Nodeagent_V1_BurnInResult) -> Bool {
+    if lhs.verdict != rhs.verdict {return false}
+    if lhs.interrupted != rhs.interrupted {return false}
+    if lhs.profile != rhs.profile {return false}
+    if lhs.reportJsonPath != rhs.reportJsonPath {return false}
+    if lhs.reportHtmlPath != rhs.reportHtmlPath {return false}
+    if lhs.checksPassed != rhs.checksPassed {return false}
+    if lhs.checksWarned != rhs.checksWarned {return false}
+    if lhs.checksFailed != rhs.checksFailed {return false}
+    if lhs.checksSkipped != rhs.checksSkipped {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

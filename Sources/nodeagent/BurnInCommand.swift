@@ -5,7 +5,7 @@ import Probes
 struct BurnInCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "burnin", abstract: "Burn-in checks of this host's disks, network, CPUs and memory (docs/BURNIN.md).",
-        subcommands: [Run.self, NetServer.self, Profiles.self, Compare.self])
+        subcommands: [Run.self, NetServer.self, Profiles.self, Compare.self, BurnInSubmit.self, BurnInFetchReport.self])
 
     struct Profiles: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the built-in profiles, or print one as TOML to start your own.")

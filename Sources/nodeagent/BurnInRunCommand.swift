@@ -56,8 +56,7 @@ extension BurnInCommand {
                     } catch {
                         throw CLIError(.notFound, "--baseline: \(error)")
                     }
-                    let host = HostIdentity.current()
-                    let peers = reports.filter { $0.host.sameHardware(as: host) || $0.host.diskModels.isEmpty && sameButDisks($0.host, host) }
+                    let peers = FleetBaseline.peers(of: HostIdentity.current(), in: reports)
                     medians = FleetBaseline.medians(peers)
                     FileHandle.standardError.write(Data("nodeagent: baseline: \(peers.count) of \(reports.count) report(s) from identical hardware\n".utf8))
                 }
@@ -101,13 +100,6 @@ extension BurnInCommand {
                 case .pass, .skip: break
                 }
             }
-        }
-
-        /// Same hardware apart from disks, for reports that could not name their disk models.
-        private func sameButDisks(_ a: HostIdentity, _ b: HostIdentity) -> Bool {
-            var a = a
-            a.diskModels = b.diskModels
-            return a.sameHardware(as: b)
         }
 
         private func defaultPrefix() -> String {

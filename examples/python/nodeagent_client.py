@@ -19,6 +19,12 @@ Every mutating call takes a request id (a fresh uuid4 when not given). Sending t
 again with the same id returns the first call's task instead of acting twice, also after a
 reconnect or an agent restart: keep the id until you have seen the task's outcome.
 
+A burn-in of the agent's host is a task too:
+
+        task = agent.start_burnin("quick", disk_target="/var/tmp")   # or profile_toml=TEXT
+        task = agent.wait(task.id)               # progress: "disk seq_write 43% 1.20 GiB/s"
+        report = agent.burnin_report(task.id)    # verdict, summary table, report JSON, paths
+
 Command line: `nodeagent_client.py --help`.
 """
 
@@ -40,6 +46,8 @@ from google.protobuf.message import Message
 
 try:
     from nodeagent_api.nodeagent.v1 import (
+        burnin_pb2,
+        burnin_pb2_grpc,
         common_pb2,
         events_pb2,
         events_pb2_grpc,
@@ -122,6 +130,7 @@ class NodeAgentClient:
         self.guests = guests_pb2_grpc.GuestsStub(self.channel)
         self.tasks = tasks_pb2_grpc.TasksStub(self.channel)
         self.events = events_pb2_grpc.EventsStub(self.channel)
+        self.burnin = burnin_pb2_grpc.BurnInStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -203,6 +212,48 @@ class NodeAgentClient:
     def _action(self, method, guest: str, *, force: bool = False, request_id: Optional[str] = None):
         request = guests_pb2.GuestActionRequest(request_id=request_id or new_request_id(), guest=guest, force=force)
         return method(request, timeout=self.timeout)
+
+    # -- burn-in --
+
+    def start_burnin(
+        self,
+        profile: str = "",
+        *,
+        profile_toml: Optional[str] = None,
+        disk_target: str = "",
+        force: bool = False,
+        network_server: str = "",
+        baseline_path: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> common_pb2.Task:
+        """Starts a burn-in of the agent's host (a burnin.run task; one at a time per host).
+
+        `profile` names a built-in profile (quick, standard, soak); `profile_toml` sends your own
+        profile's TOML text instead. `disk_target` and `baseline_path` are paths on the agent's
+        host; without a disk target the disk probe is skipped, without `network_server`
+        ("HOST:PORT" of `nodeagent burnin net-server`) the network probe is. The task succeeds
+        whatever the verdict: the verdict is its result (task.result.burnin).
+        """
+        request = burnin_pb2.StartBurnInRequest(
+            request_id=request_id or new_request_id(),
+            disk_target=disk_target,
+            force=force,
+            network_server=network_server,
+        )
+        if profile_toml is not None:
+            request.profile_toml = profile_toml
+        else:
+            request.profile_name = profile or "quick"
+        if baseline_path is not None:
+            request.baseline_path = baseline_path
+        return self.burnin.Start(request, timeout=self.timeout)
+
+    def burnin_report(self, task_id: str) -> burnin_pb2.BurnInReport:
+        """The report of a finished (or cancelled) burn-in, by task id or request id.
+
+        FAILED_PRECONDITION while it still runs; NOT_FOUND when there is no report.
+        """
+        return self.burnin.GetReport(burnin_pb2.GetBurnInReportRequest(task_id=task_id), timeout=self.timeout)
 
     # -- tasks --
 
@@ -364,6 +415,14 @@ def describe_task(task: common_pb2.Task) -> str:
     return line
 
 
+def burnin_verdict_name(verdict: int) -> str:
+    return common_pb2.BurnInVerdict.Name(verdict).removeprefix("BURN_IN_VERDICT_")
+
+
+def describe_burnin_report(report: burnin_pb2.BurnInReport) -> str:
+    return f"{report.summary_table}\nreport: {report.report_json_path}, {report.report_html_path}"
+
+
 def describe_guest(guest: common_pb2.Guest) -> str:
     flags = []
     if not guest.managed:
@@ -474,6 +533,24 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--after", type=int, default=0, help="replay retained events after this sequence (0: live only)")
     events.add_argument("--from-oldest", action="store_true", help="replay from the oldest retained event")
     events.add_argument("--count", type=int, default=0, help="stop after this many events (0: until interrupted)")
+
+    burnin = commands.add_parser("burnin", help="burn-in of the agent's host (docs/BURNIN.md)")
+    burnin_commands = burnin.add_subparsers(dest="burnin_command", required=True, metavar="BURNIN_COMMAND")
+    start = burnin_commands.add_parser("start", help="start a burn-in task and follow it")
+    start.add_argument(
+        "--profile",
+        default="quick",
+        metavar="NAME_OR_FILE",
+        help="a built-in profile (quick, standard, soak) or a local TOML file, sent as text (default quick)",
+    )
+    start.add_argument("--disk-target", default="", metavar="PATH", help="disk probe target on the agent's host (none: skipped)")
+    start.add_argument("--force", action="store_true", help="write to a block device that holds a filesystem")
+    start.add_argument("--server", default="", metavar="HOST:PORT", help="network probe peer (none: skipped)")
+    start.add_argument("--baseline", metavar="PATH", help="fleet baseline on the agent's host (directory of reports, or one)")
+    _mutation_options(start)
+    report = burnin_commands.add_parser("report", help="a burn-in's report: summary table and where its files are")
+    report.add_argument("task", metavar="TASK_ID", help="task id or request id")
+    report.add_argument("--raw", action="store_true", help="print the report document (JSON, nodeagent.burnin.report/1)")
     return parser
 
 
@@ -558,7 +635,39 @@ def run_command(client: NodeAgentClient, args: argparse.Namespace) -> int:
         return 0
     if command == "events":
         return follow_events(client, args)
+    if command == "burnin":
+        return run_burnin(client, args, show)
     raise AssertionError(command)
+
+
+def run_burnin(client: NodeAgentClient, args: argparse.Namespace, show) -> int:
+    if args.burnin_command == "report":
+        report = client.burnin_report(args.task)
+        if args.raw:
+            print(report.report_json)
+        else:
+            show(report, describe_burnin_report)
+        return 0
+    request_id = args.request_id or new_request_id()
+    if not args.request_id:
+        print(f"request id: {request_id}", file=sys.stderr)
+    profile, text = args.profile, None
+    if os.path.isfile(profile):
+        with open(profile, encoding="utf-8") as file:
+            profile, text = "", file.read()
+    task = client.start_burnin(
+        profile,
+        profile_toml=text,
+        disk_target=args.disk_target,
+        force=args.force,
+        network_server=args.server,
+        baseline_path=args.baseline,
+        request_id=request_id,
+    )
+    if args.no_wait:
+        show(task, describe_task)
+        return 0
+    return finish(client.wait(task.id, on_update=progress_printer()), args.json)
 
 
 def run_mutation(client: NodeAgentClient, args: argparse.Namespace, show) -> int:

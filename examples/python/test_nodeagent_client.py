@@ -24,6 +24,8 @@ from google.protobuf import timestamp_pb2  # noqa: E402
 
 import nodeagent_client  # noqa: E402
 from nodeagent_api.nodeagent.v1 import (  # noqa: E402
+    burnin_pb2,
+    burnin_pb2_grpc,
     common_pb2,
     events_pb2,
     events_pb2_grpc,
@@ -62,10 +64,48 @@ HISTORIES = {
             kind="guest.destroy",
         ),
     ],
+    "t-burnin": [
+        task("t-burnin", common_pb2.TASK_STATE_QUEUED, kind="burnin.run"),
+        task("t-burnin", common_pb2.TASK_STATE_RUNNING, 0.3, "cpu kernels 60% 12.2 k ops/s", kind="burnin.run"),
+        common_pb2.Task(
+            id="t-burnin",
+            kind="burnin.run",
+            target="host",
+            state=common_pb2.TASK_STATE_SUCCEEDED,
+            progress=1.0,
+            message="burn-in tiny: WARN",
+            result=common_pb2.TaskResult(
+                summary="burn-in tiny: WARN",
+                burnin=common_pb2.BurnInResult(
+                    verdict=common_pb2.BURN_IN_VERDICT_WARN,
+                    profile="tiny",
+                    report_json_path="/var/lib/nodeagent/burnin/t-burnin.json",
+                    report_html_path="/var/lib/nodeagent/burnin/t-burnin.html",
+                    checks_passed=2,
+                    checks_warned=1,
+                ),
+            ),
+        ),
+    ],
 }
 
+BURNIN_REPORT = burnin_pb2.BurnInReport(
+    task_id="t-burnin",
+    verdict=common_pb2.BURN_IN_VERDICT_WARN,
+    summary_table="burn-in tiny on fake-node: WARN\n  WARN  disk.seq_write.throughput  150 MiB/s (< 200 MiB/s)",
+    report_json='{"schema": "nodeagent.burnin.report/1", "verdict": "WARN"}',
+    report_json_path="/var/lib/nodeagent/burnin/t-burnin.json",
+    report_html_path="/var/lib/nodeagent/burnin/t-burnin.html",
+)
 
-class FakeAgent(node_pb2_grpc.NodeServicer, guests_pb2_grpc.GuestsServicer, tasks_pb2_grpc.TasksServicer, events_pb2_grpc.EventsServicer):
+
+class FakeAgent(
+    node_pb2_grpc.NodeServicer,
+    guests_pb2_grpc.GuestsServicer,
+    tasks_pb2_grpc.TasksServicer,
+    events_pb2_grpc.EventsServicer,
+    burnin_pb2_grpc.BurnInServicer,
+):
     def __init__(self):
         self.requests = []
         self.events_cancelled = threading.Event()
@@ -100,7 +140,16 @@ class FakeAgent(node_pb2_grpc.NodeServicer, guests_pb2_grpc.GuestsServicer, task
 
     def Start(self, request, context):
         self.requests.append(request)
+        if isinstance(request, burnin_pb2.StartBurnInRequest):
+            if "durtion" in request.profile_toml:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "cpu.durtion: unknown option of the cpu probe")
+            return HISTORIES["t-burnin"][0]
         return HISTORIES["t-ok"][0]
+
+    def GetReport(self, request, context):
+        if request.task_id in ("t-burnin", "b-1"):
+            return BURNIN_REPORT
+        context.abort(grpc.StatusCode.NOT_FOUND, f"task_id: no task or request {request.task_id}")
 
     def Destroy(self, request, context):
         self.requests.append(request)
@@ -139,6 +188,7 @@ class ClientTests(unittest.TestCase):
         guests_pb2_grpc.add_GuestsServicer_to_server(cls.agent, cls.server)
         tasks_pb2_grpc.add_TasksServicer_to_server(cls.agent, cls.server)
         events_pb2_grpc.add_EventsServicer_to_server(cls.agent, cls.server)
+        burnin_pb2_grpc.add_BurnInServicer_to_server(cls.agent, cls.server)
         cls.server.add_insecure_port(cls.target)
         cls.server.start()
 
@@ -265,6 +315,50 @@ class ClientTests(unittest.TestCase):
         self.assertIn("11", lines[0])
         self.assertIn("guest web-1", lines[0])
         self.assertIn("started/booted", lines[1])
+
+    def test_burnin_start_sends_a_profile_file_as_text_and_follows_the_task(self):
+        path = os.path.join(self.directory.name, "tiny.toml")
+        text = 'name = "tiny"\n[cpu]\nduration = 2\n'
+        with open(path, "w") as file:
+            file.write(text)
+        status, out, err = self.run_cli(
+            "--json", "burnin", "start", "--profile", path, "--disk-target", "/var/tmp", "--request-id", "b-1"
+        )
+        self.assertEqual(status, 0, err)
+        finished = json.loads(out)
+        self.assertEqual(finished["result"]["burnin"]["verdict"], "BURN_IN_VERDICT_WARN")
+        self.assertIn("cpu kernels 60%", err)  # progress
+        request = self.agent.requests[-1]
+        self.assertEqual(request.WhichOneof("profile"), "profile_toml")
+        self.assertEqual((request.profile_toml, request.disk_target, request.request_id), (text, "/var/tmp", "b-1"))
+        self.assertFalse(request.HasField("baseline_path"))
+
+        status, _, _ = self.run_cli("burnin", "start", "--profile", "standard", "--server", "10.0.0.2:5201", "--baseline", "/srv/fleet", "--no-wait")
+        self.assertEqual(status, 0)
+        request = self.agent.requests[-1]
+        self.assertEqual((request.WhichOneof("profile"), request.profile_name), ("profile_name", "standard"))
+        self.assertEqual((request.network_server, request.baseline_path), ("10.0.0.2:5201", "/srv/fleet"))
+
+    def test_burnin_report(self):
+        status, out, _ = self.run_cli("burnin", "report", "t-burnin")
+        self.assertEqual(status, 0)
+        self.assertIn("burn-in tiny on fake-node: WARN", out)
+        self.assertIn("report: /var/lib/nodeagent/burnin/t-burnin.json, /var/lib/nodeagent/burnin/t-burnin.html", out)
+        status, out, _ = self.run_cli("burnin", "report", "b-1", "--raw")
+        self.assertEqual(json.loads(out)["schema"], "nodeagent.burnin.report/1")
+        status, out, _ = self.run_cli("--json", "burnin", "report", "t-burnin")
+        self.assertEqual(json.loads(out)["verdict"], "BURN_IN_VERDICT_WARN")
+        status, _, err = self.run_cli("burnin", "report", "nope")
+        self.assertEqual(status, 2)
+        self.assertIn("NOT_FOUND", err)
+
+    def test_burnin_bad_profile_exits_65(self):
+        path = os.path.join(self.directory.name, "typo.toml")
+        with open(path, "w") as file:
+            file.write('name = "typo"\n[cpu]\ndurtion = 2\n')
+        status, _, err = self.run_cli("burnin", "start", "--profile", path)
+        self.assertEqual(status, 65)
+        self.assertIn("INVALID_ARGUMENT: cpu.durtion", err)
 
     def test_unavailable_exits_69(self):
         out, err = io.StringIO(), io.StringIO()

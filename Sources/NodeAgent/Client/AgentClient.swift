@@ -51,6 +51,7 @@ public struct AgentClient: Sendable {
     public let cgroups: Nodeagent_V1_CGroups.Client<HTTP2ClientTransport.Posix>
     public let tasks: Nodeagent_V1_Tasks.Client<HTTP2ClientTransport.Posix>
     public let events: Nodeagent_V1_Events.Client<HTTP2ClientTransport.Posix>
+    public let burnin: Nodeagent_V1_BurnIn.Client<HTTP2ClientTransport.Posix>
 
     init(_ client: GRPCClient<HTTP2ClientTransport.Posix>) {
         node = .init(wrapping: client)
@@ -59,6 +60,7 @@ public struct AgentClient: Sendable {
         cgroups = .init(wrapping: client)
         tasks = .init(wrapping: client)
         events = .init(wrapping: client)
+        burnin = .init(wrapping: client)
     }
 
     /// Connects, runs `body`, and closes the connection.

@@ -163,7 +163,7 @@ extension AgentCore {
     func services() -> [any RegistrableRPCService] {
         [
             NodeService(core: self), GuestsService(core: self), VolumesService(core: self), CGroupsService(core: self),
-            TasksService(core: self), EventsService(core: self),
+            TasksService(core: self), EventsService(core: self), BurnInService(core: self),
         ]
     }
 

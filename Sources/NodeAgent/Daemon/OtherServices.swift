@@ -250,7 +250,7 @@ struct NodeService: Nodeagent_V1_Node.SimpleServiceProtocol {
         var info = HostInfo.read()
         info.libvirtUri = core.config.libvirt.uri
         info.agentVersion = AgentVersion.current
-        info.capabilities = ["guests", "volumes", "cgroups", "tasks", "events"] + (core.cgroups == nil ? [] : ["cgroup2"])
+        info.capabilities = ["guests", "volumes", "cgroups", "tasks", "events", "burnin"] + (core.cgroups == nil ? [] : ["cgroup2"])
         let hypervisor = try await rpc { () throws(AgentError) in
             try await call("node-info", core.config.libvirt.uri) { () throws(LibvirtError) in try await core.connection.hypervisor() }
         }

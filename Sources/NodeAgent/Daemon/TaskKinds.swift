@@ -22,17 +22,20 @@ enum TaskKind: String, CaseIterable, Sendable {
     case volumeResize = "volume.resize"
     case volumeClone = "volume.clone"
     case cgroupSet = "cgroup.set"
+    case burninRun = "burnin.run"
 
     var queue: String {
         switch self {
         case .volumeCreate, .volumeDelete, .volumeResize, .volumeClone: "volume"
         case .cgroupSet: "cgroup"
+        case .burninRun: "burnin"
         default: "guest"
         }
     }
 
     /// Safe to run again from the start after the agent died in the middle of it. A power
     /// operation that was under way (shutdown, destroy, reboot) is not: the controller decides.
+    /// Nor is a burn-in: hours of load and writes are not repeated behind the controller's back.
     var resumable: Bool {
         switch self {
         case .guestDefine, .guestStart, .guestSuspend, .guestResume, .guestProtect, .guestLimits, .cgroupSet: true
@@ -162,6 +165,8 @@ extension AgentCore {
             return try Nodeagent_V1_TaskResult(
                 summary: "\(group): \(request.settings.joined(separator: ", "))", .cgroup(try Nodeagent_V1_CGroupStats(reading: group))
             ).outcome
+        case .burninRun:
+            return try await runBurnIn(context)
         }
     }
 }

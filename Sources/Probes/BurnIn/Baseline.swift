@@ -28,6 +28,17 @@ public enum FleetBaseline {
         return (reports, problems)
     }
 
+    /// The reports of the same hardware as `host`, for `min_baseline_ratio` checks before a run:
+    /// disk models count only when both sides name them (a burn-in learns this host's disks from
+    /// its health probe, after the baseline is needed).
+    public static func peers(of host: HostIdentity, in reports: [BurnInReport]) -> [BurnInReport] {
+        reports.filter { report in
+            var other = report.host
+            if other.diskModels.isEmpty || host.diskModels.isEmpty { other.diskModels = host.diskModels }
+            return other.sameHardware(as: host)
+        }
+    }
+
     /// The median of every measurement over the completed probes of `reports`.
     public static func medians(_ reports: [BurnInReport]) -> [String: Double] {
         var values: [String: [Double]] = [:]

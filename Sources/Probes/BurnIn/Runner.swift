@@ -5,7 +5,7 @@ import Foundation
 public struct BurnInContext: Sendable {
     /// The disk probe's target: a file path (created and removed) or a block device.
     public var diskTarget: String?
-    /// Write to a block device even if it holds a filesystem (never a mounted one).
+    /// Write to a block device even if it is mounted, in use or holds data, or to an existing file.
     public var force: Bool
     /// The network probe's peer, "HOST:PORT" of a `nodeagent burnin net-server`.
     public var networkPeer: String?
