@@ -405,3 +405,39 @@ struct BurnInAgentCLITests {
         }
     }
 }
+
+/// `[burnin] net_server_listen`: a node's burn-in measures its network against another node's
+/// running agent.
+@Suite("the agent serves network probes")
+struct AgentNetServerTests {
+    @Test func aBurnInMeasuresTheNetworkAgainstARunningAgent() async throws {
+        try await withTemporaryDirectory { dir in
+            let port = try freeLoopbackPort()
+            let agent = try await AgentProcess(directory: dir.path, config: "[burnin]\nnet_server_listen = \"127.0.0.1:\(port)\"\nnet_server_max_streams = 4\n")
+            #expect(agent.log.contains("serving network probes on 127.0.0.1:\(port)"), "\(agent.log)")
+            let profile = try dir.write(
+                "net.toml",
+                "name = \"net\"\n[network]\nduration = 0.5\nstreams = 2\nrtt_duration = 0.3\n[[check]]\nmetric = \"network.tcp.throughput\"\nmin = 1000\n")
+            let run = try execute(
+                AgentProcess.binary, ["burnin", "run", "--profile", profile, "--server", "127.0.0.1:\(port)", "--output", dir.file("net"), "--quiet"])
+            #expect(run.status == 0, "\(run)")
+            let report = try BurnInReport.decode(try Data(contentsOf: URL(fileURLWithPath: dir.file("net.json"))))
+            let network = try #require(report.probes.first)
+            #expect(network.status == .completed && network.reason.contains("127.0.0.1:\(port)"), "\(network.reason)")
+            #expect((network.measurement("network.tcp.throughput")?.value ?? 0) > 0)
+            try await waitUntil("the agent logs the tests it served") { agent.log.contains("net-server:") }
+
+            // Its limits hold: more streams than net_server_max_streams are refused.
+            let greedy = try dir.write("greedy.toml", "name = \"g\"\n[network]\nduration = 0.5\nstreams = 8\nrtt = false\n")
+            let refused = try execute(
+                AgentProcess.binary, ["burnin", "run", "--profile", greedy, "--server", "127.0.0.1:\(port)", "--output", dir.file("g"), "--quiet"])
+            #expect(refused.status == 1 && refused.stdout.contains("probe:network"), "\(refused)")
+
+            // The port is held by the agent: a second agent with the same setting does not start.
+            let second = try execute(
+                AgentProcess.binary,
+                ["serve", "--state-dir", dir.file("s2"), "--socket", dir.file("s2.sock"), "--config", dir.file("nodeagent.toml")])
+            #expect(second.status != 0 && second.stderr.contains("burnin.net_server_listen 127.0.0.1:\(port)"), "\(second)")
+        }
+    }
+}

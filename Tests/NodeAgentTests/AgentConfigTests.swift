@@ -18,6 +18,7 @@ struct AgentConfigTests {
         #expect(config.shutdownPolicy.retryInterval == .seconds(15))
         #expect(config.connectionOptions.keepAliveInterval == 5)
         #expect(config.connectionOptions.callTimeout == .seconds(60))
+        #expect(config.burnin.netServerListen.isEmpty && config.burnin.netServerMaxStreams == 128 && config.burnin.netServerMaxDuration == 3600)
     }
 
     @Test func readsEveryKey() throws {
@@ -66,9 +67,16 @@ struct AgentConfigTests {
             retention_hours = 12
             state_report_interval = 30
 
+            [burnin]
+            net_server_listen = "[::]:5301"
+            net_server_max_streams = 16
+            net_server_max_duration = 600
+
             [log]
             level = "debug"
             """)
+        #expect(HostAndPort(config.burnin.netServerListen)?.port == 5301 && config.burnin.netServerMaxStreams == 16)
+        #expect(config.burnin.netServerMaxDuration == 600)
         #expect(config.api.unixSocket == "/run/nodeagent/admin.sock" && config.api.unixSocketMode == 0o600)
         #expect(HostAndPort(config.api.tcpListen) == HostAndPort("[::]:7443") && HostAndPort(config.api.tcpListen)?.host == "::")
         #expect(config.api.allowedClients == ["controller-eu-1", "spiffe://cloud/controller"])
@@ -117,6 +125,9 @@ struct AgentConfigTests {
         ("[tasks]\nworkers = 3", "tasks.workers", "unknown key"),
         ("[events]\nretain_count = 5", "events.retain_count", "between 100"),
         ("[log]\nlevel = \"verbose\"", "log.level", "trace"),
+        ("[burnin]\nnet_server_listen = \"5301\"", "burnin.net_server_listen", "HOST:PORT"),
+        ("[burnin]\nnet_server_max_streams = 0", "burnin.net_server_max_streams", "between 1"),
+        ("[burnin]\nnet_server = \"x:1\"", "burnin.net_server", "unknown key"),
     ])
     func refusesABadKeyNamingItAndTheReason(text: String, key: String, reason: String) {
         do {

@@ -87,6 +87,16 @@ extension AgentConfig {
                 "state_report_interval", default: config.events.stateReportInterval, in: 1...86_400)
             try section.finish()
         }
+        if var section = try reader.section("burnin") {
+            config.burnin.netServerListen = try section.string("net_server_listen", default: config.burnin.netServerListen) { address in
+                address.isEmpty || HostAndPort(address) != nil ? nil : "must be HOST:PORT, e.g. \"0.0.0.0:5301\" or \"[::]:5301\""
+            }
+            config.burnin.netServerMaxStreams = try section.int(
+                "net_server_max_streams", default: config.burnin.netServerMaxStreams, in: 1...1024)
+            config.burnin.netServerMaxDuration = try section.seconds(
+                "net_server_max_duration", default: config.burnin.netServerMaxDuration, in: 1...86_400)
+            try section.finish()
+        }
         if var section = try reader.section("log") {
             config.log.level = try section.string("level", default: config.log.level) { level in
                 LogLevelName.level(level) != nil ? nil : "must be one of \(LogLevelName.names.joined(separator: ", "))"

@@ -17,6 +17,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var tasks = Tasks()
     public var events = Events()
     public var log = Log()
+    public var burnin = BurnIn()
     /// The file this configuration was read from; `nil` for the embedded default.
     public var source: String?
 
@@ -98,6 +99,17 @@ public struct AgentConfig: Sendable, Equatable {
         public var retentionHours = 24.0
         /// Seconds between full state reports on the event stream.
         public var stateReportInterval = 60.0
+    }
+
+    /// Burn-in (docs/BURNIN.md): the network probe server other nodes' burn-ins measure against.
+    public struct BurnIn: Sendable, Equatable {
+        /// "HOST:PORT" the agent serves network probes on (what `nodeagent burnin net-server`
+        /// does); empty: not served.
+        public var netServerListen = ""
+        /// Most parallel streams per direction a client may ask for.
+        public var netServerMaxStreams = 128
+        /// Longest test a client may ask for, seconds.
+        public var netServerMaxDuration = 3600.0
     }
 
     public struct Log: Sendable, Equatable {

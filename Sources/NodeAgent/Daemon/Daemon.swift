@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Glibc
 import Libvirt
+import Probes
 public import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -79,7 +80,22 @@ public final class Daemon: Sendable {
                     address, api: config.api, insecure: options.insecure, allowed: allowedClients, logger: logger, services: services))
         }
 
+        // Bound before READY=1, like the RPC listeners: a port in use stops the start here.
+        var netServer: NetworkProbeServer?
+        if let address = HostAndPort(config.burnin.netServerListen) {
+            do {
+                netServer = try NetworkProbeServer(
+                    configuration: .init(
+                        host: address.host, port: UInt16(address.port), maximumStreams: config.burnin.netServerMaxStreams,
+                        maximumDuration: config.burnin.netServerMaxDuration))
+            } catch {
+                throw ListenerError.netServer(address: "\(address)", reason: "\(error)")
+            }
+            logger.info("serving network probes on \(netServer!.address) (burnin.net_server_listen)")
+        }
+
         var group: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let netServer { group.append(.init(service: NetworkProbeService(server: netServer, logger: logger))) }
         let isReady = isReady
         let probe: @Sendable () async throws -> Void = { [core] in
             guard isReady.get() else { throw NotReadyYet() }
@@ -150,6 +166,7 @@ public final class Daemon: Sendable {
         if old.events != new.events { restart.append("[events] retention") }
         if old.cgroups != new.cgroups { restart.append("[cgroups]") }
         if old.log != new.log { restart.append("[log]") }
+        if old.burnin != new.burnin { restart.append("[burnin]") }
         let summary =
             "reloaded \(path): allowed_clients, shutdown grace/retry, state_report_interval applied"
             + (restart.isEmpty ? "" : "; changes to \(restart.joined(separator: ", ")) take effect at the next restart")
@@ -190,6 +207,25 @@ struct RPCServerService: Service {
         }
         if let path = listener.socketPath { unlink(path) }
         logger.info("listener \(listener.description) closed")
+    }
+}
+
+/// The network probe server of `[burnin] net_server_listen`: other nodes' burn-ins measure their
+/// network against this agent. Stops on graceful shutdown.
+struct NetworkProbeService: Service {
+    let server: NetworkProbeServer
+    let logger: Logger
+
+    func run() async throws {
+        let logger = logger
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await server.run(log: { line in logger.info("net-server: \(line)") })
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+        logger.info("network probe server \(server.address) closed")
     }
 }
 

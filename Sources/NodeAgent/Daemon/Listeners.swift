@@ -67,11 +67,13 @@ struct Listener: Sendable {
 enum ListenerError: Error, CustomStringConvertible {
     case socket(path: String, reason: String)
     case tls(reason: String)
+    case netServer(address: String, reason: String)
 
     var description: String {
         switch self {
         case .socket(let path, let reason): "unix socket \(path): \(reason)"
         case .tls(let reason): "TLS: \(reason)"
+        case .netServer(let address, let reason): "burnin.net_server_listen \(address): \(reason)"
         }
     }
 }
