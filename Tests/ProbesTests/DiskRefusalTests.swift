@@ -249,3 +249,24 @@ struct DiskRefusalTests {
         #expect(notDevice?.kind == .targetUnavailable && notDevice?.reason == "is not a block device")
     }
 }
+
+@Suite("Disk probe: files left by a killed run")
+struct DiskStaleFileTests {
+    /// A run killed before its cleanup leaves its file; the next run in the same directory
+    /// removes it, but never the file of a process that still runs.
+    @Test func theNextRunRemovesTheFileOfADeadRunOnly() async throws {
+        try await withDiskScratch { dir in
+            // A PID that cannot run: above the kernel's pid_max.
+            let maximum = Int32((try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 4_194_304
+            let dead = dir + "/nodeagent-disk-probe-\(maximum + 1)-abc123.dat"
+            let live = dir + "/nodeagent-disk-probe-\(getpid())-def456.dat"
+            let unrelated = dir + "/nodeagent-disk-probe-notes.dat"
+            for path in [dead, live, unrelated] { #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8))) }
+            let result = try await DiskProbe(configuration: smallDiskConfiguration(.file(dir), size: 4 << 20, seconds: 0.2)).run()
+            #expect(!FileManager.default.fileExists(atPath: dead), "the dead run's file is removed")
+            #expect(FileManager.default.fileExists(atPath: live) && FileManager.default.fileExists(atPath: unrelated))
+            #expect(result.notes.contains { $0.contains(dead) && $0.contains("no longer runs") }, "\(result.notes)")
+            #expect(Set(directoryEntries(dir)) == Set(["nodeagent-disk-probe-\(getpid())-def456.dat", "nodeagent-disk-probe-notes.dat"]))
+        }
+    }
+}

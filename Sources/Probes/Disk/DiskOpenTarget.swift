@@ -16,6 +16,9 @@ final class DiskOpenTarget {
     /// Whether the probe created the file (and so removes it).
     let created: Bool
     let directIO: Bool
+    /// Probe files of runs that died (their process no longer exists) removed from the
+    /// directory target before this run.
+    var staleFilesRemoved: [String] = []
     private var closed = false
 
     private init(
@@ -64,14 +67,35 @@ final class DiskOpenTarget {
 
     // MARK: File
 
+    /// Removes `nodeagent-disk-probe-PID-HEX.dat` files in `directory` whose PID no longer runs:
+    /// what a probe killed before its cleanup (kill -9, a crash, power loss) left behind. A file
+    /// of a live process is never touched. Returns the paths removed.
+    static func removeStaleProbeFiles(in directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var removed: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("nodeagent-disk-probe-"), name.hasSuffix(".dat") else { continue }
+            let fields = name.dropFirst("nodeagent-disk-probe-".count).dropLast(".dat".count).split(separator: "-")
+            guard fields.count == 2, let pid = Int32(fields[0]), pid > 0, UInt32(fields[1], radix: 16) != nil else { continue }
+            guard kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            let path = (directory.hasSuffix("/") ? directory : directory + "/") + name
+            if unlink(path) == 0 { removed.append(path) }
+        }
+        return removed
+    }
+
     private static func openFile(_ configuration: DiskProbe.Configuration, alignment: UInt64) throws(DiskProbeError) -> DiskOpenTarget {
         var path = configuration.target.path
         var st = stat()
         var created = false
+        var stale: [String] = []
         var fd: Int32
         if stat(path, &st) == 0 {
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
+                stale = removeStaleProbeFiles(in: path)
                 let random = UInt32.random(in: 0...UInt32.max)
                 path = (path.hasSuffix("/") ? path : path + "/") + "nodeagent-disk-probe-\(getpid())-\(String(random, radix: 16)).dat"
                 fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -107,7 +131,7 @@ final class DiskOpenTarget {
         if configuration.directIO {
             let flags = fcntl(fd, F_GETFL)
             if fcntl(fd, F_SETFL, flags | ciouring_o_direct_flag()) != 0 {
-                throw fail("the filesystem does not support ciouring_o_direct_flag() (\(describe(errno))); tmpfs is not a disk")
+                throw fail("the filesystem does not support O_DIRECT (\(describe(errno))); tmpfs is not a disk")
             }
         }
         guard fstat(fd, &st) == 0 else { throw fail("cannot stat: \(describe(errno))") }
@@ -134,9 +158,11 @@ final class DiskOpenTarget {
             }
         }
         let logical = logicalBlockSize(ofDeviceHolding: st.st_dev)
-        return DiskOpenTarget(
+        let target = DiskOpenTarget(
             kind: .file, path: path, fd: fd, size: size, logicalBlockSize: logical, created: created,
             directIO: configuration.directIO)
+        target.staleFilesRemoved = stale
+        return target
     }
 
     /// Logical block size of the block device a file lives on (0 if not a block device).

@@ -106,7 +106,7 @@ enum DiskRunner {
         }
 
         // Engine.
-        var notes: [String] = []
+        var notes: [String] = target.staleFilesRemoved.map { "removed \($0), left by a probe whose process no longer runs" }
         var ring: OpaquePointer?
         if configuration.engine != .psync {
             var error: Int32 = 0
