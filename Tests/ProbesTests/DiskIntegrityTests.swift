@@ -27,6 +27,15 @@ struct DiskIntegrityTests {
         zeros.withUnsafeBytes { #expect(DiskBlockFormat.inspect($0.baseAddress!) == .zeros) }
     }
 
+    @Test func theFusedFillWritesTheReferenceChecksum() {
+        // fillUnit computes xxHash64 while it stores; it must equal the hash of the stored bytes.
+        for (offset, runID, pass) in [(UInt64(0), UInt32(0), UInt32(0)), (4096, 1, 1), (1 << 40, .max, .max), (123 * 4096, 0xDEAD_BEEF, 7)] {
+            let unit = formattedUnit(offset: offset, generation: DiskGeneration(runID: runID, pass: pass))
+            let stored = unit[8..<16].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            #expect(stored == DiskXXHash64.hash(Array(unit[16...])), "offset \(offset)")
+        }
+    }
+
     @Test func theGenerationMapFollowsWrapsRandomWritesAndFsyncs() {
         var map = DiskGenerationMap(runID: 9, unitCount: 100)
         let first = map.beginSequential(extentUnits: 96)

@@ -80,22 +80,61 @@ enum DiskBlockFormat {
         }
     }
 
+    /// Fills one unit and its checksum in a single pass: every word goes into the xxHash64
+    /// state as it is stored, so the unit is not read back. (Filling and then hashing took two
+    /// passes; the stores of a cold 1 MiB block stall on cache misses and the hash's arithmetic
+    /// had nothing to overlap with: measured with `perf`, 47 % and 42 % of a sequential write
+    /// phase.) The result equals `checksum(unit)`, which `inspect` uses.
     @inline(__always)
     static func fillUnit(
         _ unit: UnsafeMutableRawPointer, offset: UInt64, generation: DiskGeneration, table: UnsafeMutablePointer<UInt64>
     ) {
+        typealias H = DiskXXHash64
         let key = key(offset: offset, generation: generation)
         let words = unit.assumingMemoryBound(to: UInt64.self)
+        let packed = generation.packed
+        let size = UInt64(unitSize)
         words[0] = magic.littleEndian
         words[2] = offset.littleEndian
-        words[3] = generation.packed.littleEndian
-        words[4] = UInt64(unitSize).littleEndian
-        var i = headerWords
+        words[3] = packed.littleEndian
+        words[4] = size.littleEndian
+        // The checksum covers bytes 16..<4096 (words 2..<512): 127 stripes of 4 words
+        // (words 2..<510), then 2 words of tail. The first stripe holds three header words.
+        let first = table[5] ^ key
+        words[5] = first.littleEndian
+        var v1 = H.round(H.prime1 &+ H.prime2, offset)
+        var v2 = H.round(H.prime2, packed)
+        var v3 = H.round(0, size)
+        var v4 = H.round(0 &- H.prime1, first)
+        var i = 6
+        while i < wordsPerUnit - 2 {
+            let a = table[i] ^ key
+            let b = table[i + 1] ^ key
+            let c = table[i + 2] ^ key
+            let d = table[i + 3] ^ key
+            words[i] = a.littleEndian
+            words[i + 1] = b.littleEndian
+            words[i + 2] = c.littleEndian
+            words[i + 3] = d.littleEndian
+            v1 = H.round(v1, a)
+            v2 = H.round(v2, b)
+            v3 = H.round(v3, c)
+            v4 = H.round(v4, d)
+            i += 4
+        }
+        var h = H.rotl(v1, 1) &+ H.rotl(v2, 7) &+ H.rotl(v3, 12) &+ H.rotl(v4, 18)
+        h = H.merge(h, v1)
+        h = H.merge(h, v2)
+        h = H.merge(h, v3)
+        h = H.merge(h, v4)
+        h = h &+ UInt64(unitSize - 16)
         while i < wordsPerUnit {
-            words[i] = (table[i] ^ key).littleEndian
+            let w = table[i] ^ key
+            words[i] = w.littleEndian
+            h = H.rotl(h ^ H.round(0, w), 27) &* H.prime1 &+ H.prime4
             i += 1
         }
-        words[1] = checksum(unit).littleEndian
+        words[1] = H.avalanche(h).littleEndian
     }
 
     @inline(__always)

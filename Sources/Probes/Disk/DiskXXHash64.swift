@@ -64,6 +64,13 @@ enum DiskXXHash64 {
             h = rotl(h ^ (k &* prime5), 11) &* prime1
             p += 1
         }
+        return avalanche(h)
+    }
+
+    /// The final mix.
+    @inline(__always)
+    static func avalanche(_ value: UInt64) -> UInt64 {
+        var h = value
         h ^= h >> 33
         h = h &* prime2
         h ^= h >> 29
