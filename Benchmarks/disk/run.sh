@@ -15,8 +15,11 @@
 # rounds with the ratios probe/fio (goal: >= 0.95 for throughput and IOPS, p99 within 15 %;
 # latency is fio's total latency, lat_ns, against the probe's submission-to-completion time).
 # The probe's buffers are 2 MiB aligned with MADV_HUGEPAGE (transparent huge pages), fio's are
-# malloc'd (its default). --fio-hugepages adds a third contender, fio with mem=mmaphuge: it raises
-# vm.nr_hugepages by 32 (64 MiB) for the run and puts the old value back afterwards.
+# malloc'd (its default): a 1 MiB buffer of 4 KiB pages is 256 segments, and a device that takes
+# fewer per request (virtio-blk here: max_segments 254) gets each 1 MiB I/O of fio's as two
+# requests. --fio-hugepages adds a third contender, fio with mem=mmaphuge, the like-for-like one
+# for the 1 MiB phases: it raises vm.nr_hugepages by 32 (64 MiB) for the run and puts the old
+# value back afterwards. p99: the probe's may be at most 1.15x fio's (lower is flagged, not failed).
 # The file is removed afterwards, also on failure or Ctrl-C. Results: docs/PERFORMANCE.md.
 set -euo pipefail
 
