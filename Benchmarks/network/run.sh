@@ -2,8 +2,11 @@
 # The network benchmark: the network probe's TCP throughput against iperf3, both on loopback.
 #
 #   Benchmarks/network/run.sh [--duration S] [--rounds R] [--streams "1 4"]
-#                             [--directions "client-to-server server-to-client bidirectional"]
+#                             [--directions "client-to-server server-to-client bidirectional"] [--pin]
 #
+# --pin runs both servers on the last CPU and both clients on the first (taskset), the same
+# placement for both tools, so that the scheduler putting sender and receiver on one core in some
+# rounds and not in others does not decide the ratio.
 # Builds the probe's command line (`probe-bench network server|client ...`, NetworkProbeCommandLine)
 # in release mode under .build-bench. Starts
 # one iperf3 server (`iperf3 -s -B 127.0.0.1`) and one probe server (`probe-bench network server --bind
@@ -31,6 +34,7 @@ duration=10
 rounds=3
 streams_list="1 4"
 directions="client-to-server server-to-client bidirectional"
+pin=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,11 +42,20 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --streams) streams_list=$2; shift 2 ;;
         --directions) directions=$2; shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --pin) pin=1; shift ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 [ "$rounds" -ge 1 ] || { echo "run.sh: --rounds must be >= 1" >&2; exit 2; }
+server_pin=()
+client_pin=()
+if [ "$pin" = 1 ]; then
+    last=$(($(nproc) - 1))
+    [ "$last" -ge 1 ] || { echo "run.sh: --pin needs at least 2 CPUs" >&2; exit 2; }
+    server_pin=(taskset -c "$last")
+    client_pin=(taskset -c 0)
+fi
 command -v iperf3 >/dev/null || { echo "run.sh: iperf3 is missing (apt-get install iperf3)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "run.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 
@@ -75,11 +88,11 @@ free_port() {
 
 # --- servers ---------------------------------------------------------------------------------
 iperf_port=$(free_port)
-iperf3 -s -B 127.0.0.1 -p "$iperf_port" > "$work/iperf3-server.log" 2>&1 &
+"${server_pin[@]}" iperf3 -s -B 127.0.0.1 -p "$iperf_port" > "$work/iperf3-server.log" 2>&1 &
 iperf_pid=$!
 pids+=("$iperf_pid")
 probe_port=$(free_port)
-"${probe[@]}" server --bind 127.0.0.1 --port "$probe_port" --quiet > "$work/probe-server.log" 2>&1 &
+"${server_pin[@]}" "${probe[@]}" server --bind 127.0.0.1 --port "$probe_port" --quiet > "$work/probe-server.log" 2>&1 &
 probe_pid=$!
 pids+=("$probe_pid")
 ticks=$(getconf CLK_TCK)
@@ -103,7 +116,7 @@ run_iperf3() {  # streams direction round
         server-to-client) flag=(-R) ;;
         bidirectional) flag=(--bidir) ;;
     esac
-    local command=(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$duration" -P "$1" "${flag[@]}" -J)
+    local command=("${client_pin[@]}" iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$duration" -P "$1" "${flag[@]}" -J)
     echo "  ${command[*]}" >&2
     local before
     before=$(server_ticks "$iperf_pid")
@@ -133,7 +146,7 @@ EOF
 }
 
 run_probe() {  # streams direction round
-    local command=("${probe[@]}" client 127.0.0.1 --port "$probe_port" --streams "$1" --directions "$2" --duration "$duration" --no-rtt --json)
+    local command=("${client_pin[@]}" "${probe[@]}" client 127.0.0.1 --port "$probe_port" --streams "$1" --directions "$2" --duration "$duration" --no-rtt --json)
     echo "  ${command[*]}" >&2
     local before
     before=$(server_ticks "$probe_pid")
