@@ -532,16 +532,7 @@ struct MemoryBandwidthRunner {
                 if index == 0 { completed.store(rep + 1, ordering: .relaxed) }
             }
             sink.wrappingAdd(localSink, ordering: .relaxed)
-            if finished {
-                let part = MemoryBandwidthArrays(
-                    a: arrays.a + range.lowerBound, b: arrays.b + range.lowerBound, c: arrays.c + range.lowerBound,
-                    elements: range.count)
-                let error = part.validate(expected: finalValues)
-                validation.withLock { v in
-                    v.checked += 1
-                    if v.error == nil, let error { v.error = "thread on CPU \(cpu): \(error)" }
-                }
-            }
+            if finished { MemoryBandwidthValidation.check(arrays, range, expected: finalValues, cpu: cpu, into: validation) }
         }
         withExtendedLifetime(regions) {}
         _ = sink.load(ordering: .relaxed)
@@ -620,16 +611,7 @@ struct MemoryBandwidthRunner {
                 completed.withLock { $0[k] = done }
             }
             sink.wrappingAdd(localSink, ordering: .relaxed)
-            if finished {
-                let part = MemoryBandwidthArrays(
-                    a: arrays.a + range.lowerBound, b: arrays.b + range.lowerBound, c: arrays.c + range.lowerBound,
-                    elements: range.count)
-                let error = part.validate(expected: finalValues)
-                validation.withLock { v in
-                    v.checked += 1
-                    if v.error == nil, let error { v.error = "thread on CPU \(cpu): \(error)" }
-                }
-            }
+            if finished { MemoryBandwidthValidation.check(arrays, range, expected: finalValues, cpu: cpu, into: validation) }
         }
         withExtendedLifetime(regions) {}
         _ = sink.load(ordering: .relaxed)
@@ -804,4 +786,20 @@ struct MemoryPatternRunner {
 struct MemoryWordsPointer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<UInt64>
     init(_ pointer: UnsafeMutablePointer<UInt64>) { self.pointer = pointer }
+}
+
+/// Each thread checks its own share of the arrays once the passes are done.
+enum MemoryBandwidthValidation {
+    static func check(
+        _ arrays: MemoryBandwidthArrays, _ range: Range<Int>, expected: (a: Double, b: Double, c: Double), cpu: Int,
+        into validation: borrowing Mutex<(checked: Int, error: String?)>
+    ) {
+        let part = MemoryBandwidthArrays(
+            a: arrays.a + range.lowerBound, b: arrays.b + range.lowerBound, c: arrays.c + range.lowerBound, elements: range.count)
+        let error = part.validate(expected: expected)
+        validation.withLock { v in
+            v.checked += 1
+            if v.error == nil, let error { v.error = "thread on CPU \(cpu): \(error)" }
+        }
+    }
 }
