@@ -237,6 +237,74 @@ struct NetworkLoopbackTests {
         }
     }
 
+    @Test func aReceiverCountsEveryByteUntilTheSenderCloses() async throws {
+        // 3 MiB in uneven writes, then EOF: the nonblocking receive loop counts all of it.
+        let total = 3 << 20
+        let fake = try NetworkFakePeer { socket in
+            let chunk = [UInt8](repeating: 0xA5, count: 40_000)
+            var left = total
+            while left > 0 {
+                let count = min(left, chunk.count)
+                try? chunk[0..<count].withUnsafeBytes { try socket.sendAll($0) }
+                left -= count
+            }
+        }
+        let address = try #require(try NetAddress.resolve("127.0.0.1", port: fake.port).first)
+        let socket = try NetSocketFactory().connect(to: [address], timeout: 5_000_000_000)
+        defer { socket.close() }
+        try socket.setTimeouts(10_000_000_000)
+        let live = NetLiveCounter()
+        let outcome = NetWorker.tcpReceive(socket, bufferSize: 128 << 10, reference: netNow(), interval: 1_000_000_000,
+                                           live: live, cancellation: NetCancellation())
+        #expect(outcome.error == nil)
+        #expect(outcome.bytesReceived == UInt64(total))
+        #expect(live.load() == UInt64(total))
+        #expect(outcome.buckets.reduce(0, +) == UInt64(total))
+    }
+
+    @Test func aSilentSenderTimesTheReceiverOut() async throws {
+        // The peer connects and sends nothing; the receive timeout ends the wait with a reason.
+        let fake = try NetworkFakePeer { socket in
+            _ = try? socket.waitReadable(deadline: netNow() + 20_000_000_000)
+        }
+        let address = try #require(try NetAddress.resolve("127.0.0.1", port: fake.port).first)
+        let socket = try NetSocketFactory().connect(to: [address], timeout: 5_000_000_000)
+        defer { socket.close() }
+        try socket.setTimeouts(300_000_000)
+        #expect(socket.receiveTimeout == 300_000_000)
+        let started = netNow()
+        let outcome = NetWorker.tcpReceive(socket, bufferSize: 64 << 10, reference: started, interval: 1_000_000_000,
+                                           live: NetLiveCounter(), cancellation: NetCancellation())
+        let waited = Double(netNow() - started) / 1e9
+        #expect(outcome.error == "no data for too long")
+        #expect(outcome.bytesReceived == 0)
+        #expect(waited >= 0.29 && waited < 10, "waited \(waited) s")
+    }
+
+    @Test func cancellingEndsAReceiverThatIsWaiting() async throws {
+        let fake = try NetworkFakePeer { socket in
+            _ = try? socket.waitReadable(deadline: netNow() + 20_000_000_000)
+        }
+        let address = try #require(try NetAddress.resolve("127.0.0.1", port: fake.port).first)
+        let socket = try NetSocketFactory().connect(to: [address], timeout: 5_000_000_000)
+        defer { socket.close() }
+        try socket.setTimeouts(60_000_000_000)
+        let cancellation = NetCancellation()
+        cancellation.register(socket)
+        let slot = NetSlot<NetStreamOutcome>()
+        let worker = try NetThread {
+            slot.set(NetWorker.tcpReceive(socket, bufferSize: 64 << 10, reference: netNow(), interval: 1_000_000_000,
+                                          live: NetLiveCounter(), cancellation: cancellation))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let cancelled = netNow()
+        cancellation.cancel()
+        worker.join()
+        #expect(Double(netNow() - cancelled) / 1e9 < 5)
+        let outcome = try #require(slot.get())
+        #expect(outcome.bytesReceived == 0)
+    }
+
     @Test func cancellationStopsTheServerAndFreesItsPort() async throws {
         let server = try NetworkProbeServer(configuration: .init(host: "127.0.0.1", port: 0))
         let log = NetworkServerLog()

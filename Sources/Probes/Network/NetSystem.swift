@@ -416,6 +416,14 @@ final class NetSocket: @unchecked Sendable {
         }
     }
 
+    /// The receive timeout `setTimeouts` set, in nanoseconds (0: none).
+    var receiveTimeout: UInt64 {
+        var tv = timeval()
+        var length = socklen_t(MemoryLayout<timeval>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &length) == 0 else { return 0 }
+        return UInt64(max(tv.tv_sec, 0)) * 1_000_000_000 + UInt64(max(tv.tv_usec, 0)) * 1000
+    }
+
     /// Segments the kernel retransmitted on this TCP connection (TCP_INFO), if it tells.
     var retransmits: UInt64? {
         var info = tcp_info()
