@@ -33,6 +33,7 @@ struct BurnInAdapterTests {
         ("[disk]\nseq_block_size = \"6KiB\"", "disk", "not a multiple of 4096"),
         ("[network]\nstreams = [0]", "network.streams", "1...1024"),
         ("[network]\nserver = \"host:99999\"", "server", "the port must be 1...65535"),
+        ("[network]\nreceive_spin_us = 20000", "network.receive_spin_us", "0...10000"),
         ("[health]\ndevices = [1]", "health.devices", "string"),
     ])
     func badOptionsAreRefusedWithTheKeyAndReason(_ text: String, _ key: String, _ reason: String) throws {
@@ -41,6 +42,18 @@ struct BurnInAdapterTests {
         #expect(problems.count == 1)
         #expect(problems.first?.key == key, "\(problems)")
         #expect(problems.first?.reason.contains(reason) == true, "\(problems)")
+    }
+
+    @Test func networkOptionsReachTheProbe() throws {
+        let probe = NetworkBurnInProbe()
+        let settings = try #require(try profile("[network]\nreceive_spin_us = 0\nmessage_size = \"64KiB\"\nstreams = 4").probes["network"])
+        let configuration = try probe.configuration(settings, context: BurnInContext(networkPeer: "10.0.0.2:6000"))
+        #expect(configuration.receiveSpinMicroseconds == 0)
+        #expect(configuration.messageSize == 64 << 10)
+        #expect(configuration.streams == [1, 4])
+        #expect(configuration.host == "10.0.0.2" && configuration.port == 6000)
+        let defaults = try probe.configuration(ProbeSettings(), context: BurnInContext(networkPeer: "10.0.0.2"))
+        #expect(defaults.receiveSpinMicroseconds == NetworkProbe.defaultReceiveSpinMicroseconds)
     }
 
     @Test func sizesTakeBinarySuffixesAndPercentages() throws {

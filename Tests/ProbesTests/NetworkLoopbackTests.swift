@@ -74,14 +74,16 @@ struct NetworkLoopbackTests {
         #expect(decoded.configuration == result.configuration)
     }
 
-    @Test func ipv6LoopbackWithFixedSocketBuffers() async throws {
+    @Test func ipv6LoopbackWithFixedSocketBuffersAndNoReceiveSpin() async throws {
         let result = try await withNetworkServer(.init(host: "::1", port: 0)) { server in
-            var configuration = networkQuickConfiguration("::1", port: server.port, directions: [.serverToClient])
+            var configuration = networkQuickConfiguration("::1", port: server.port, directions: [.serverToClient, .clientToServer])
             configuration.socketBufferSize = 256 << 10
+            configuration.receiveSpinMicroseconds = 0
             return try await NetworkProbe(configuration: configuration).run()
         }
         #expect(result.serverAddress.hasPrefix("[::1]:"))
         checkNetworkTransfer(result.tcp.first?.serverToClient, streams: 1, measuredBy: .client, duration: 0.5, minimumBitsPerSecond: 1e8)
+        checkNetworkTransfer(result.tcp.last?.clientToServer, streams: 1, measuredBy: .server, duration: 0.5, minimumBitsPerSecond: 1e8)
     }
 
     @Test func aSecondClientIsRefusedWhileATestRuns() async throws {
@@ -234,6 +236,24 @@ struct NetworkLoopbackTests {
                 return
             }
             #expect(reason.contains("4 streams") && reason.contains("1...2"))
+
+            // A receive spin beyond the limit, from a client that does not check it first.
+            let address = try #require(try NetAddress.resolve("127.0.0.1", port: server.port).first)
+            let socket = try NetSocketFactory().connect(to: [address], timeout: 5_000_000_000)
+            defer { socket.close() }
+            try socket.send(.hello(NetHello(protocol: NetProtocol.name, version: NetProtocol.version, software: "test")))
+            guard case .welcome? = try socket.receiveFrame(deadline: netNow() + 5_000_000_000) else {
+                Issue.record("no welcome")
+                return
+            }
+            try socket.send(.request(NetTestRequest(kind: .tcp, direction: .clientToServer, streams: 1, duration: 1, messageSize: 1 << 17,
+                                                    interval: 1, receiveSpinMicroseconds: 20_000)))
+            let answer = try socket.receiveFrame(deadline: netNow() + 5_000_000_000)
+            guard case .refused(let refusal)? = answer else {
+                Issue.record("expected a refusal, got \(String(describing: answer))")
+                return
+            }
+            #expect(refusal.message.contains("receive spin of 20000 µs") && refusal.message.contains("0...10000"), "\(refusal.message)")
         }
     }
 
@@ -254,7 +274,7 @@ struct NetworkLoopbackTests {
         defer { socket.close() }
         try socket.setTimeouts(10_000_000_000)
         let live = NetLiveCounter()
-        let outcome = NetWorker.tcpReceive(socket, bufferSize: 128 << 10, reference: netNow(), interval: 1_000_000_000,
+        let outcome = NetWorker.tcpReceive(socket, bufferSize: 128 << 10, spin: 50_000, reference: netNow(), interval: 1_000_000_000,
                                            live: live, cancellation: NetCancellation())
         #expect(outcome.error == nil)
         #expect(outcome.bytesReceived == UInt64(total))
@@ -262,7 +282,8 @@ struct NetworkLoopbackTests {
         #expect(outcome.buckets.reduce(0, +) == UInt64(total))
     }
 
-    @Test func aSilentSenderTimesTheReceiverOut() async throws {
+    @Test(arguments: [0, 50_000] as [UInt64])
+    func aSilentSenderTimesTheReceiverOut(spin: UInt64) async throws {
         // The peer connects and sends nothing; the receive timeout ends the wait with a reason.
         let fake = try NetworkFakePeer { socket in
             _ = try? socket.waitReadable(deadline: netNow() + 20_000_000_000)
@@ -273,7 +294,7 @@ struct NetworkLoopbackTests {
         try socket.setTimeouts(300_000_000)
         #expect(socket.receiveTimeout == 300_000_000)
         let started = netNow()
-        let outcome = NetWorker.tcpReceive(socket, bufferSize: 64 << 10, reference: started, interval: 1_000_000_000,
+        let outcome = NetWorker.tcpReceive(socket, bufferSize: 64 << 10, spin: spin, reference: started, interval: 1_000_000_000,
                                            live: NetLiveCounter(), cancellation: NetCancellation())
         let waited = Double(netNow() - started) / 1e9
         #expect(outcome.error == "no data for too long")
@@ -293,7 +314,7 @@ struct NetworkLoopbackTests {
         cancellation.register(socket)
         let slot = NetSlot<NetStreamOutcome>()
         let worker = try NetThread {
-            slot.set(NetWorker.tcpReceive(socket, bufferSize: 64 << 10, reference: netNow(), interval: 1_000_000_000,
+            slot.set(NetWorker.tcpReceive(socket, bufferSize: 64 << 10, spin: 50_000, reference: netNow(), interval: 1_000_000_000,
                                           live: NetLiveCounter(), cancellation: cancellation))
         }
         try await Task.sleep(for: .milliseconds(200))

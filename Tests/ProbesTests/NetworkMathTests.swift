@@ -145,5 +145,22 @@ struct NetworkMathTests {
         #expect(problem { $0.rtt?.messageSize = 4 }?.contains("rtt.messageSize") == true)
         #expect(problem { $0.udp = .init(directions: [.bidirectional]) }?.contains("bidirectional") == true)
         #expect(problem { $0.udp = .init(datagramSize: 16) }?.contains("udp.datagramSize") == true)
+        #expect(problem { $0.receiveSpinMicroseconds = 0 } == nil)
+        #expect(problem { $0.receiveSpinMicroseconds = 10_000 } == nil)
+        #expect(problem { $0.receiveSpinMicroseconds = -1 }?.contains("receiveSpinMicroseconds must be 0...10000, not -1") == true)
+        #expect(problem { $0.receiveSpinMicroseconds = 10_001 }?.contains("receiveSpinMicroseconds") == true)
+    }
+
+    @Test func receiveSpinDefaultsAndDecodes() throws {
+        #expect(NetworkProbe.Configuration(host: "h").receiveSpinMicroseconds == 50)
+        let bare = try JSONDecoder().decode(NetworkProbe.Configuration.self, from: Data(#"{"host": "h"}"#.utf8))
+        #expect(bare.receiveSpinMicroseconds == 50)
+        let off = try JSONDecoder().decode(NetworkProbe.Configuration.self, from: Data(#"{"host": "h", "receiveSpinMicroseconds": 0}"#.utf8))
+        #expect(off.receiveSpinMicroseconds == 0)
+        let again = try JSONDecoder().decode(NetworkProbe.Configuration.self, from: JSONEncoder().encode(off))
+        #expect(again == off)
+        // A request from a client that predates the field decodes with no spin named.
+        let old = #"{"kind": "tcp", "direction": "client-to-server", "streams": 1, "duration": 1, "messageSize": 131072, "interval": 1}"#
+        #expect(try JSONDecoder().decode(NetTestRequest.self, from: Data(old.utf8)).receiveSpinMicroseconds == nil)
     }
 }

@@ -2,8 +2,8 @@
 import Foundation
 import Glibc
 
-/// `[network]`: duration, streams, directions, message_size, rtt, rtt_duration, udp, udp_rate,
-/// udp_duration, server, connect_timeout. The peer (`--server`) wins over `server`.
+/// `[network]`: duration, streams, directions, message_size, receive_spin_us, rtt, rtt_duration, udp,
+/// udp_rate, udp_duration, server, connect_timeout. The peer (`--server`) wins over `server`.
 public struct NetworkBurnInProbe: BurnInProbe {
     public let name = "network"
     public init() {}
@@ -15,6 +15,7 @@ public struct NetworkBurnInProbe: BurnInProbe {
         let streams = try o.integers("streams", range: 1...1024)
         let directions = try o.names("directions", of: NetworkDirection.self, allowed: NetworkDirection.allCases)
         let messageSize = try o.size("message_size", range: 1...(16 << 20))
+        let spin = try o.integer("receive_spin_us", range: 0...NetworkProbe.maximumReceiveSpinMicroseconds)
         let rtt = try o.bool("rtt")
         let rttDuration = try o.number("rtt_duration", range: 0.1...3600)
         let udp = try o.bool("udp")
@@ -36,6 +37,7 @@ public struct NetworkBurnInProbe: BurnInProbe {
         }
         c.directions = directions ?? [.clientToServer, .serverToClient]
         if let messageSize { c.messageSize = Int(messageSize) }
+        if let spin { c.receiveSpinMicroseconds = spin }
         if rtt == false {
             c.rtt = nil
         } else if let rttDuration {

@@ -16,6 +16,12 @@ public enum NetworkDirection: String, Sendable, Codable, CaseIterable, CustomStr
 }
 
 extension NetworkProbe {
+    /// How long receivers spin by default (`Configuration.receiveSpinMicroseconds`), in
+    /// microseconds; also what a server uses for a client that does not say.
+    public static let defaultReceiveSpinMicroseconds = 50
+    /// The longest receive spin a client may ask for (and a server accepts), in microseconds.
+    public static let maximumReceiveSpinMicroseconds = 10_000
+
     /// What the client measures against a `NetworkProbeServer`. The tests run in this order:
     /// round-trip latency (on an idle path), then TCP throughput for every combination of
     /// `streams` × `directions`, then UDP for each of `udp.directions`.
@@ -38,6 +44,13 @@ extension NetworkProbe {
         public var socketBufferSize: Int?
         /// Seconds per throughput sample in the results' `intervals` (and between progress reports).
         public var interval: Double
+        /// Microseconds a receiving thread (the server's for client-to-server, the client's for
+        /// server-to-client) keeps reading, yielding the CPU between tries, after its socket runs
+        /// dry, before it sleeps until data arrives. Waking a sleeping receiver for every segment
+        /// costs the CPU that delivers the data, so the spin raises what one stream reaches (about
+        /// 2x on loopback) at the price of up to one core per receiving stream while data flows.
+        /// 0: sleep at once, as iperf3 does. 0...10000.
+        public var receiveSpinMicroseconds: Int
         /// The round-trip latency test; nil skips it.
         public var rtt: RTTTest?
         /// The UDP loss and jitter test; nil (the default) skips it.
@@ -53,8 +66,8 @@ extension NetworkProbe {
             host: String, port: UInt16 = NetworkProbeServer.defaultPort, streams: [Int] = [1, 4],
             directions: [NetworkDirection] = [.clientToServer, .serverToClient, .bidirectional],
             duration: Double = 10, messageSize: Int = 128 * 1024, socketBufferSize: Int? = nil,
-            interval: Double = 1, rtt: RTTTest? = RTTTest(), udp: UDPTest? = nil, connectTimeout: Double = 5,
-            networkNamespace: String? = nil
+            interval: Double = 1, receiveSpinMicroseconds: Int = NetworkProbe.defaultReceiveSpinMicroseconds, rtt: RTTTest? = RTTTest(), udp: UDPTest? = nil,
+            connectTimeout: Double = 5, networkNamespace: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -64,6 +77,7 @@ extension NetworkProbe {
             self.messageSize = messageSize
             self.socketBufferSize = socketBufferSize
             self.interval = interval
+            self.receiveSpinMicroseconds = receiveSpinMicroseconds
             self.rtt = rtt
             self.udp = udp
             self.connectTimeout = connectTimeout
@@ -82,6 +96,7 @@ extension NetworkProbe {
                 messageSize: try c.decodeIfPresent(Int.self, forKey: .messageSize) ?? d.messageSize,
                 socketBufferSize: try c.decodeIfPresent(Int.self, forKey: .socketBufferSize),
                 interval: try c.decodeIfPresent(Double.self, forKey: .interval) ?? d.interval,
+                receiveSpinMicroseconds: try c.decodeIfPresent(Int.self, forKey: .receiveSpinMicroseconds) ?? d.receiveSpinMicroseconds,
                 rtt: c.contains(.rtt) ? try c.decodeIfPresent(RTTTest.self, forKey: .rtt) : d.rtt,
                 udp: try c.decodeIfPresent(UDPTest.self, forKey: .udp),
                 connectTimeout: try c.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? d.connectTimeout,
@@ -89,7 +104,8 @@ extension NetworkProbe {
         }
 
         enum CodingKeys: String, CodingKey {
-            case host, port, streams, directions, duration, messageSize, socketBufferSize, interval, rtt, udp, connectTimeout, networkNamespace
+            case host, port, streams, directions, duration, messageSize, socketBufferSize, interval, receiveSpinMicroseconds, rtt, udp
+            case connectTimeout, networkNamespace
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -102,6 +118,7 @@ extension NetworkProbe {
             try c.encode(messageSize, forKey: .messageSize)
             try c.encodeIfPresent(socketBufferSize, forKey: .socketBufferSize)
             try c.encode(interval, forKey: .interval)
+            try c.encode(receiveSpinMicroseconds, forKey: .receiveSpinMicroseconds)
             // Explicitly null when off: a missing key means the default test.
             try c.encode(rtt, forKey: .rtt)
             try c.encodeIfPresent(udp, forKey: .udp)
@@ -123,6 +140,9 @@ extension NetworkProbe {
                 throw bad("socketBufferSize must be 4096...1073741824 bytes, not \(socketBufferSize)")
             }
             guard interval >= 0.01, interval.isFinite else { throw bad("interval must be >= 0.01 seconds, not \(interval)") }
+            guard (0...NetworkProbe.maximumReceiveSpinMicroseconds).contains(receiveSpinMicroseconds) else {
+                throw bad("receiveSpinMicroseconds must be 0...\(NetworkProbe.maximumReceiveSpinMicroseconds), not \(receiveSpinMicroseconds)")
+            }
             guard connectTimeout > 0, connectTimeout.isFinite else { throw bad("connectTimeout must be > 0 seconds") }
             if let rtt { try rtt.validate() }
             if let udp { try udp.validate() }

@@ -87,6 +87,9 @@ struct NetTestRequest: Codable, Sendable {
     var messageSize: Int
     var socketBufferSize: Int?
     var interval: Double
+    /// TCP: how long the server's receivers spin (`Configuration.receiveSpinMicroseconds`);
+    /// absent from older clients, which get the default.
+    var receiveSpinMicroseconds: Int? = nil
     /// UDP only.
     var bitsPerSecond: Double?
     var datagramSize: Int?

@@ -268,7 +268,8 @@ final class NetClientSession: @unchecked Sendable {
         let during = test.label
         let ready = try request(NetTestRequest(
             kind: .tcp, direction: direction, streams: streams, duration: configuration.duration, messageSize: configuration.messageSize,
-            socketBufferSize: configuration.socketBufferSize, interval: configuration.interval), control: control, during: during)
+            socketBufferSize: configuration.socketBufferSize, interval: configuration.interval,
+            receiveSpinMicroseconds: configuration.receiveSpinMicroseconds), control: control, during: during)
         var roles: [NetStreamRole] = []
         if direction != .serverToClient { roles.append(.upload) }
         if direction != .clientToServer { roles.append(.download) }
@@ -290,6 +291,7 @@ final class NetClientSession: @unchecked Sendable {
         let deadline = reference + netNanoseconds(configuration.duration)
         let interval = netNanoseconds(configuration.interval)
         let size = configuration.messageSize
+        let spin = UInt64(configuration.receiveSpinMicroseconds) * 1000
         var slots: [(role: NetStreamRole, index: Int, slot: NetSlot<NetStreamOutcome>)] = []
         for (role, index, socket) in sockets {
             let slot = NetSlot<NetStreamOutcome>()
@@ -301,8 +303,8 @@ final class NetClientSession: @unchecked Sendable {
                         slot.set(NetWorker.tcpSend(socket, messageSize: size, deadline: deadline, drainTimeout: 60_000_000_000, live: live,
                                                    cancellation: cancellation))
                     } else {
-                        slot.set(NetWorker.tcpReceive(socket, bufferSize: size, reference: reference, interval: interval, live: live,
-                                                      cancellation: cancellation))
+                        slot.set(NetWorker.tcpReceive(socket, bufferSize: size, spin: spin, reference: reference, interval: interval,
+                                                      live: live, cancellation: cancellation))
                     }
                 }
             } catch {

@@ -7,7 +7,7 @@ import Glibc
 ///
 ///     server [--bind HOST] [--port PORT] [--netns PATH] [--quiet]
 ///     client HOST [--port PORT] [--streams 1,4] [--directions client-to-server,server-to-client,bidirectional]
-///                 [--duration S] [--message-size BYTES] [--buffer BYTES] [--interval S]
+///                 [--duration S] [--message-size BYTES] [--buffer BYTES] [--interval S] [--receive-spin-us N]
 ///                 [--rtt-duration S | --no-rtt] [--rtt-interval S] [--rtt-size BYTES]
 ///                 [--udp BITS_PER_SECOND] [--udp-size BYTES] [--udp-duration S] [--udp-directions LIST]
 ///                 [--timeout S] [--netns PATH] [--json] [--progress]
@@ -46,7 +46,7 @@ public enum NetworkProbeCommandLine {
     static let usage = """
         usage: server [--bind HOST] [--port PORT] [--netns PATH] [--quiet]
                client HOST [--port PORT] [--streams 1,4] [--directions client-to-server,server-to-client,bidirectional]
-                           [--duration S] [--message-size BYTES] [--buffer BYTES] [--interval S]
+                           [--duration S] [--message-size BYTES] [--buffer BYTES] [--interval S] [--receive-spin-us N]
                            [--rtt-duration S | --no-rtt] [--rtt-interval S] [--rtt-size BYTES]
                            [--udp BITS_PER_SECOND] [--udp-size BYTES] [--udp-duration S] [--udp-directions LIST]
                            [--timeout S] [--netns PATH] [--json] [--progress]
@@ -93,6 +93,7 @@ public enum NetworkProbeCommandLine {
         if let value = try options.size("--message-size") { c.messageSize = value }
         if let value = try options.size("--buffer") { c.socketBufferSize = value }
         if let value = try options.seconds("--interval") { c.interval = value }
+        if let value = try options.number("--receive-spin-us") { c.receiveSpinMicroseconds = value }
         if let value = try options.seconds("--timeout") { c.connectTimeout = value }
         c.networkNamespace = options.value("--netns")
         if options.flag("--no-rtt") { c.rtt = nil }

@@ -335,6 +335,9 @@ final class NetServerCore: @unchecked Sendable {
         }
         if request.messageSize < 1 || request.messageSize > 16 << 20 { return "message size \(request.messageSize) out of range" }
         if !(request.interval >= 0.01) { return "interval \(request.interval) s is too short" }
+        if let spin = request.receiveSpinMicroseconds, !(0...NetworkProbe.maximumReceiveSpinMicroseconds).contains(spin) {
+            return "a receive spin of \(spin) µs asked for; this server allows 0...\(NetworkProbe.maximumReceiveSpinMicroseconds)"
+        }
         if request.kind == .udp {
             guard let rate = request.bitsPerSecond, rate >= 1000, rate <= 1e12,
                   let size = request.datagramSize, (32...65507).contains(size), request.direction != .bidirectional else {
@@ -401,11 +404,13 @@ final class NetServerCore: @unchecked Sendable {
             let slot = NetSlot<NetStreamOutcome>()
             slots.append((hello, slot))
             let size = request.messageSize
+            let spin = UInt64(request.receiveSpinMicroseconds ?? NetworkProbe.defaultReceiveSpinMicroseconds) * 1000
             let cancellation = self.cancellation
             try workers.spawn {
                 switch hello.role {
                 case .upload:
-                    slot.set(NetWorker.tcpReceive(socket, bufferSize: size, reference: reference, interval: interval, live: live, cancellation: cancellation))
+                    slot.set(NetWorker.tcpReceive(socket, bufferSize: size, spin: spin, reference: reference, interval: interval, live: live,
+                                                  cancellation: cancellation))
                 case .download:
                     slot.set(NetWorker.tcpSend(socket, messageSize: size, deadline: sendDeadline, drainTimeout: 60_000_000_000, live: live,
                                                cancellation: cancellation))

@@ -104,19 +104,24 @@ enum NetWorker {
 
     /// Reads until the sender closes, counting bytes per interval from `reference`.
     ///
-    /// Reads without blocking (MSG_DONTWAIT) and waits in poll() when nothing is queued, as
-    /// iperf3's select() loop does, rather than in a blocking recv(). A blocking recv() of 128 KiB
-    /// keeps the socket locked while it also works through the segments that arrive meanwhile,
-    /// so acknowledgements wait for the read to end; one stream on loopback then reached 0.91x
-    /// of iperf3's throughput against 0.98x this way (docs/PERFORMANCE.md). No data for the
-    /// socket's receive timeout (`setTimeouts`) is an error, as it was for the blocking read.
-    static func tcpReceive(_ socket: NetSocket, bufferSize: Int, reference: UInt64, interval: UInt64, live: NetLiveCounter,
-                           cancellation: NetCancellation) -> NetStreamOutcome {
+    /// Reads without blocking (MSG_DONTWAIT). When the socket runs dry it keeps trying for `spin`
+    /// nanoseconds, yielding the CPU between tries, and only then sleeps in poll(). A receiver
+    /// asleep in the kernel has to be woken for every segment that arrives, and that wake-up
+    /// (an inter-processor interrupt when it sleeps on another CPU) is paid by the CPU that
+    /// delivers the data: on loopback, the sender's. One stream on loopback went from iperf3's
+    /// throughput to about twice it with a 50 µs spin (docs/PERFORMANCE.md). The yield keeps a
+    /// spinning receiver from starving a sender on the same CPU. A blocking recv() was slower
+    /// still (0.91x of iperf3). No data for the socket's receive timeout (`setTimeouts`) is an
+    /// error.
+    static func tcpReceive(_ socket: NetSocket, bufferSize: Int, spin: UInt64, reference: UInt64, interval: UInt64,
+                           live: NetLiveCounter, cancellation: NetCancellation) -> NetStreamOutcome {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 4096)
         defer { buffer.deallocate() }
         let fd = socket.fd
         let base = buffer.baseAddress!
         let idle = socket.receiveTimeout
+        // When the socket ran dry (0: it has not).
+        var dry: UInt64 = 0
         var outcome = NetStreamOutcome()
         var buckets = NetBuckets(reference: reference, width: interval)
         var received: UInt64 = 0
@@ -125,6 +130,7 @@ enum NetWorker {
         while true {
             let count = recv(fd, base, bufferSize, Int32(MSG_DONTWAIT))
             if count > 0 {
+                dry = 0
                 let now = netNow()
                 if first == 0 { first = now }
                 last = now
@@ -140,6 +146,15 @@ enum NetWorker {
             if count == 0 { break }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK {
+                if spin > 0 {
+                    let now = netNow()
+                    if dry == 0 { dry = now }
+                    if now &- dry < spin {
+                        sched_yield()
+                        continue
+                    }
+                    dry = 0
+                }
                 do {
                     try socket.waitReadable(deadline: idle > 0 ? netNow() + idle : .max)
                     continue
