@@ -3,10 +3,13 @@
 #
 #   Benchmarks/network/run.sh [--duration S] [--rounds R] [--streams "1 4"]
 #                             [--directions "client-to-server server-to-client bidirectional"] [--pin]
+#                             [--receive-spin-us N]
 #
 # --pin runs both servers on the last CPU and both clients on the first (taskset), the same
 # placement for both tools, so that the scheduler putting sender and receiver on one core in some
 # rounds and not in others does not decide the ratio.
+# --receive-spin-us passes the probe's receive spin (default: the probe's, 50 µs); 0 makes its
+# receivers sleep as soon as their socket runs dry, as iperf3's do.
 # Builds the probe's command line (`probe-bench network server|client ...`, NetworkProbeCommandLine)
 # in release mode under .build-bench. Starts
 # one iperf3 server (`iperf3 -s -B 127.0.0.1`) and one probe server (`probe-bench network server --bind
@@ -35,6 +38,7 @@ rounds=3
 streams_list="1 4"
 directions="client-to-server server-to-client bidirectional"
 pin=0
+spin=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -43,7 +47,8 @@ while [ $# -gt 0 ]; do
         --streams) streams_list=$2; shift 2 ;;
         --directions) directions=$2; shift 2 ;;
         --pin) pin=1; shift ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        --receive-spin-us) spin=(--receive-spin-us "$2"); shift 2 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -146,7 +151,7 @@ EOF
 }
 
 run_probe() {  # streams direction round
-    local command=("${client_pin[@]}" "${probe[@]}" client 127.0.0.1 --port "$probe_port" --streams "$1" --directions "$2" --duration "$duration" --no-rtt --json)
+    local command=("${client_pin[@]}" "${probe[@]}" client 127.0.0.1 --port "$probe_port" --streams "$1" --directions "$2" --duration "$duration" --no-rtt "${spin[@]}" --json)
     echo "  ${command[*]}" >&2
     local before
     before=$(server_ticks "$probe_pid")
