@@ -66,8 +66,8 @@ extension NetworkProbe {
             host: String, port: UInt16 = NetworkProbeServer.defaultPort, streams: [Int] = [1, 4],
             directions: [NetworkDirection] = [.clientToServer, .serverToClient, .bidirectional],
             duration: Double = 10, messageSize: Int = 128 * 1024, socketBufferSize: Int? = nil,
-            interval: Double = 1, receiveSpinMicroseconds: Int = NetworkProbe.defaultReceiveSpinMicroseconds, rtt: RTTTest? = RTTTest(), udp: UDPTest? = nil,
-            connectTimeout: Double = 5, networkNamespace: String? = nil
+            interval: Double = 1, receiveSpinMicroseconds: Int = NetworkProbe.defaultReceiveSpinMicroseconds,
+            rtt: RTTTest? = RTTTest(), udp: UDPTest? = nil, connectTimeout: Double = 5, networkNamespace: String? = nil
         ) {
             self.host = host
             self.port = port
