@@ -400,12 +400,12 @@ final class NetServerCore: @unchecked Sendable {
         var slots: [(NetStreamHello, NetSlot<NetStreamOutcome>)] = []
         let interval = netNanoseconds(request.interval)
         let sendDeadline = reference + netNanoseconds(request.duration)
+        let size = request.messageSize
+        let spin = UInt64(request.receiveSpinMicroseconds ?? NetworkProbe.defaultReceiveSpinMicroseconds) * 1000
+        let cancellation = self.cancellation
         for (hello, socket) in sockets {
             let slot = NetSlot<NetStreamOutcome>()
             slots.append((hello, slot))
-            let size = request.messageSize
-            let spin = UInt64(request.receiveSpinMicroseconds ?? NetworkProbe.defaultReceiveSpinMicroseconds) * 1000
-            let cancellation = self.cancellation
             try workers.spawn {
                 switch hello.role {
                 case .upload:
