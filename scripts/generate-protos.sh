@@ -22,11 +22,14 @@ swift build -c release --scratch-path "$scratch" --product protoc-gen-grpc-swift
 bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 
 out=Sources/AgentAPI
-find "$out" -name '*.pb.swift' -o -name '*.grpc.swift' | xargs -r rm -f
+find "$out" -name '*.pb.swift' -o -name '*.grpc.swift' | xargs -r rm -f  # RequestDeserializer.swift stays
 protoc -I Protos -I /usr/include \
     --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
     --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
     --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath --swift_out="$out" \
     --grpc-swift-2_opt=Visibility=Public --grpc-swift-2_opt=FileNaming=DropPath --grpc-swift-2_out="$out" \
     Protos/nodeagent/v1/*.proto
+# Requests that fail to decode are refused naming the field at fault (Sources/AgentAPI/RequestDeserializer.swift,
+# hand-written) instead of GRPCProtobuf's "Can't deserialize to message of type ...".
+sed -i 's/GRPCProtobuf\.ProtobufDeserializer</AgentAPI.RequestDeserializer</g' "$out"/*.grpc.swift
 echo "[generate-protos] $(ls "$out" | wc -l) files in $out"

@@ -259,7 +259,7 @@ extension Nodeagent_V1_BurnIn.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_BurnIn.Method.Start.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_StartBurnInRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_StartBurnInRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.start(
@@ -270,7 +270,7 @@ extension Nodeagent_V1_BurnIn.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_BurnIn.Method.GetReport.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GetBurnInReportRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GetBurnInReportRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_BurnInReport>(),
             handler: { request, context in
                 try await self.getReport(
@@ -541,7 +541,7 @@ extension Nodeagent_V1_BurnIn.ClientProtocol {
         try await self.start(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_StartBurnInRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -573,7 +573,7 @@ extension Nodeagent_V1_BurnIn.ClientProtocol {
         try await self.getReport(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GetBurnInReportRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_BurnInReport>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_BurnInReport>(),
             options: options,
             onResponse: handleResponse
         )

@@ -267,7 +267,7 @@ extension Nodeagent_V1_CGroups.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_CGroups.Method.Get.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GetCGroupRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GetCGroupRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_CGroupStats>(),
             handler: { request, context in
                 try await self.get(
@@ -278,7 +278,7 @@ extension Nodeagent_V1_CGroups.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_CGroups.Method.List.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListCGroupsRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListCGroupsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListCGroupsResponse>(),
             handler: { request, context in
                 try await self.list(
@@ -289,7 +289,7 @@ extension Nodeagent_V1_CGroups.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_CGroups.Method.SetLimits.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_SetCGroupLimitsRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_SetCGroupLimitsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.setLimits(
@@ -596,7 +596,7 @@ extension Nodeagent_V1_CGroups.ClientProtocol {
         try await self.get(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GetCGroupRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_CGroupStats>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_CGroupStats>(),
             options: options,
             onResponse: handleResponse
         )
@@ -621,7 +621,7 @@ extension Nodeagent_V1_CGroups.ClientProtocol {
         try await self.list(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListCGroupsRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListCGroupsResponse>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListCGroupsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -650,7 +650,7 @@ extension Nodeagent_V1_CGroups.ClientProtocol {
         try await self.setLimits(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_SetCGroupLimitsRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )

@@ -144,7 +144,7 @@ extension Nodeagent_V1_Events.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_Events.Method.Watch.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_WatchEventsRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_WatchEventsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Event>(),
             handler: { request, context in
                 try await self.watch(
@@ -302,7 +302,7 @@ extension Nodeagent_V1_Events.ClientProtocol {
         try await self.watch(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_WatchEventsRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Event>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Event>(),
             options: options,
             onResponse: handleResponse
         )

@@ -801,7 +801,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Define.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_DefineGuestRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_DefineGuestRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.define(
@@ -812,7 +812,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Start.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GuestActionRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GuestActionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.start(
@@ -823,7 +823,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Shutdown.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ShutdownGuestRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ShutdownGuestRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.shutdown(
@@ -834,7 +834,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Destroy.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GuestActionRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GuestActionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.destroy(
@@ -845,7 +845,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Reboot.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GuestActionRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GuestActionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.reboot(
@@ -856,7 +856,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Suspend.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GuestActionRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GuestActionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.suspend(
@@ -867,7 +867,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Resume.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GuestActionRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GuestActionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.resume(
@@ -878,7 +878,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Undefine.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_UndefineGuestRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_UndefineGuestRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.undefine(
@@ -889,7 +889,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.SetProtection.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_SetProtectionRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_SetProtectionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.setProtection(
@@ -900,7 +900,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.SetLimits.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_SetGuestLimitsRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_SetGuestLimitsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.setLimits(
@@ -911,7 +911,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.List.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListGuestsRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListGuestsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListGuestsResponse>(),
             handler: { request, context in
                 try await self.list(
@@ -922,7 +922,7 @@ extension Nodeagent_V1_Guests.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Guests.Method.Get.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GetGuestRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GetGuestRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Guest>(),
             handler: { request, context in
                 try await self.get(
@@ -1906,7 +1906,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.define(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_DefineGuestRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1931,7 +1931,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.start(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GuestActionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1960,7 +1960,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.shutdown(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ShutdownGuestRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1989,7 +1989,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.destroy(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GuestActionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2014,7 +2014,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.reboot(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GuestActionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2039,7 +2039,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.suspend(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GuestActionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2064,7 +2064,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.resume(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GuestActionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2089,7 +2089,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.undefine(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_UndefineGuestRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2114,7 +2114,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.setProtection(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_SetProtectionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2143,7 +2143,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.setLimits(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_SetGuestLimitsRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2168,7 +2168,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.list(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListGuestsRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListGuestsResponse>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListGuestsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2193,7 +2193,7 @@ extension Nodeagent_V1_Guests.ClientProtocol {
         try await self.get(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GetGuestRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Guest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Guest>(),
             options: options,
             onResponse: handleResponse
         )

@@ -208,7 +208,7 @@ extension Nodeagent_V1_Node.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_Node.Method.GetInfo.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GetNodeInfoRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GetNodeInfoRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_NodeInfo>(),
             handler: { request, context in
                 try await self.getInfo(
@@ -219,7 +219,7 @@ extension Nodeagent_V1_Node.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Node.Method.GetHealth.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GetHealthRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GetHealthRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Health>(),
             handler: { request, context in
                 try await self.getHealth(
@@ -455,7 +455,7 @@ extension Nodeagent_V1_Node.ClientProtocol {
         try await self.getInfo(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GetNodeInfoRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_NodeInfo>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_NodeInfo>(),
             options: options,
             onResponse: handleResponse
         )
@@ -484,7 +484,7 @@ extension Nodeagent_V1_Node.ClientProtocol {
         try await self.getHealth(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GetHealthRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Health>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Health>(),
             options: options,
             onResponse: handleResponse
         )

@@ -324,7 +324,7 @@ extension Nodeagent_V1_Tasks.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_Tasks.Method.Get.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_GetTaskRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_GetTaskRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.get(
@@ -335,7 +335,7 @@ extension Nodeagent_V1_Tasks.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Tasks.Method.List.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListTasksRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListTasksRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListTasksResponse>(),
             handler: { request, context in
                 try await self.list(
@@ -346,7 +346,7 @@ extension Nodeagent_V1_Tasks.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Tasks.Method.Watch.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_WatchTaskRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_WatchTaskRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.watch(
@@ -357,7 +357,7 @@ extension Nodeagent_V1_Tasks.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Tasks.Method.Cancel.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_CancelTaskRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_CancelTaskRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.cancel(
@@ -739,7 +739,7 @@ extension Nodeagent_V1_Tasks.ClientProtocol {
         try await self.get(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_GetTaskRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -764,7 +764,7 @@ extension Nodeagent_V1_Tasks.ClientProtocol {
         try await self.list(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListTasksRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListTasksResponse>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListTasksResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -791,7 +791,7 @@ extension Nodeagent_V1_Tasks.ClientProtocol {
         try await self.watch(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_WatchTaskRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -821,7 +821,7 @@ extension Nodeagent_V1_Tasks.ClientProtocol {
         try await self.cancel(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_CancelTaskRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )

@@ -432,7 +432,7 @@ extension Nodeagent_V1_Volumes.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Nodeagent_V1_Volumes.Method.ListPools.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListPoolsRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListPoolsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListPoolsResponse>(),
             handler: { request, context in
                 try await self.listPools(
@@ -443,7 +443,7 @@ extension Nodeagent_V1_Volumes.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Volumes.Method.List.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListVolumesRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListVolumesRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListVolumesResponse>(),
             handler: { request, context in
                 try await self.list(
@@ -454,7 +454,7 @@ extension Nodeagent_V1_Volumes.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Volumes.Method.Create.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_CreateVolumeRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_CreateVolumeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.create(
@@ -465,7 +465,7 @@ extension Nodeagent_V1_Volumes.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Volumes.Method.Delete.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_DeleteVolumeRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_DeleteVolumeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.delete(
@@ -476,7 +476,7 @@ extension Nodeagent_V1_Volumes.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Volumes.Method.Resize.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ResizeVolumeRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ResizeVolumeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.resize(
@@ -487,7 +487,7 @@ extension Nodeagent_V1_Volumes.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Nodeagent_V1_Volumes.Method.Clone.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_CloneVolumeRequest>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_CloneVolumeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_Task>(),
             handler: { request, context in
                 try await self.clone(
@@ -1011,7 +1011,7 @@ extension Nodeagent_V1_Volumes.ClientProtocol {
         try await self.listPools(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListPoolsRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListPoolsResponse>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListPoolsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1036,7 +1036,7 @@ extension Nodeagent_V1_Volumes.ClientProtocol {
         try await self.list(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ListVolumesRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_ListVolumesResponse>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_ListVolumesResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1061,7 +1061,7 @@ extension Nodeagent_V1_Volumes.ClientProtocol {
         try await self.create(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_CreateVolumeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1090,7 +1090,7 @@ extension Nodeagent_V1_Volumes.ClientProtocol {
         try await self.delete(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_DeleteVolumeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1119,7 +1119,7 @@ extension Nodeagent_V1_Volumes.ClientProtocol {
         try await self.resize(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_ResizeVolumeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1144,7 +1144,7 @@ extension Nodeagent_V1_Volumes.ClientProtocol {
         try await self.clone(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Nodeagent_V1_CloneVolumeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Nodeagent_V1_Task>(),
+            deserializer: AgentAPI.RequestDeserializer<Nodeagent_V1_Task>(),
             options: options,
             onResponse: handleResponse
         )

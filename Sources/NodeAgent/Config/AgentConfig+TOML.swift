@@ -66,6 +66,8 @@ extension AgentConfig {
                 (1...255).contains(identity.utf8.count) && !identity.contains(where: { $0.isWhitespace || $0.isNewline })
                     ? nil : "must be 1 to 255 characters without spaces"
             }
+            config.api.maxConcurrentStreams = try section.int(
+                "max_concurrent_streams", default: config.api.maxConcurrentStreams, in: 1...65_536)
             try section.finish()
         }
         if var section = try reader.section("tasks") {

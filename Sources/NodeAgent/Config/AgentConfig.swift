@@ -71,6 +71,9 @@ public struct AgentConfig: Sendable, Equatable {
         /// Client identities allowed on the TCP listener: a certificate's subject CN or one of its
         /// SAN DNS names / URIs must equal one of these. Required with TLS (an empty list is refused).
         public var allowedClients: [String] = []
+        /// Calls one HTTP/2 connection may have in flight (advertised to clients as
+        /// SETTINGS_MAX_CONCURRENT_STREAMS; a client queues the rest on its side).
+        public var maxConcurrentStreams = 256
     }
 
     /// The task queues (docs/API.md, Tasks).

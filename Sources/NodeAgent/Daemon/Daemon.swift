@@ -70,7 +70,9 @@ public final class Daemon: Sendable {
         await core.recordStateReport()
 
         let services = core.services()
-        var listeners = [try Listeners.unix(path: config.api.unixSocket, mode: config.api.unixSocketMode, services: services)]
+        var listeners = [try Listeners.unix(
+                path: config.api.unixSocket, mode: config.api.unixSocketMode, maxConcurrentStreams: config.api.maxConcurrentStreams,
+                services: services)]
         if !config.api.tcpListen.isEmpty, let address = HostAndPort(config.api.tcpListen) {
             if options.insecure {
                 logger.warning("TCP listener \(address) is PLAINTEXT (--insecure): for development only, never on a production network")

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Glibc
 import Logging
+import NIOCore
 import X509
 
 /// The identities a client certificate presents: its subject CN and its SAN DNS names and URIs.
@@ -79,17 +80,42 @@ enum ListenerError: Error, CustomStringConvertible {
 }
 
 enum Listeners {
-    /// gRPC's limits, the same on both listeners: 4 MiB messages (an absurd size is refused
-    /// with RESOURCE_EXHAUSTED before it is decoded).
-    static var transportConfig: HTTP2ServerTransport.Posix.Config {
+    /// The largest request message the agent reads (4 MiB); a longer one is answered with
+    /// RESOURCE_EXHAUSTED by `OversizedRequestGuard` before it is buffered.
+    static let maxRequestSize = 4 << 20
+
+    /// The listen(2) backlog: connections the kernel queues before the agent accepts them. The
+    /// kernel caps it at net.core.somaxconn (4096 on current kernels). NIO's default, 128, made a
+    /// burst of 200 clients connecting at once fail with UNAVAILABLE (on a unix socket a full
+    /// backlog refuses the connect at once).
+    static let listenBacklog: Int32 = 4096
+
+    /// gRPC's limits, the same on both listeners.
+    ///
+    /// - HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS is advertised (`api.max_concurrent_streams`), so a
+    ///   client queues calls beyond it on its side. Without it, swift-nio-http2 enforced an
+    ///   unadvertised limit of 100 and tore the whole connection down (GOAWAY, PROTOCOL_ERROR) at
+    ///   the 101st concurrent call.
+    /// - Request messages over `maxRequestSize` are refused with RESOURCE_EXHAUSTED.
+    static func transportConfig(maxConcurrentStreams: Int) -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.rpc.maxRequestPayloadSize = 4 << 20
+        config.rpc.maxRequestPayloadSize = maxRequestSize
+        config.http2.maxConcurrentStreams = maxConcurrentStreams
+        config.channelDebuggingCallbacks.onBindTCPListener = { channel in
+            // Runs before bind(2) and listen(2): the option is applied by listen.
+            channel.setOption(ChannelOptions.backlog, value: listenBacklog)
+        }
+        config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(OversizedRequestGuard(limit: maxRequestSize), position: .first)
+            }
+        }
         return config
     }
 
     /// The local admins' socket. A stale socket file (nobody listening) is replaced; a live one
     /// means another agent runs, which is refused.
-    static func unix(path: String, mode: Int, services: [any RegistrableRPCService]) throws -> Listener {
+    static func unix(path: String, mode: Int, maxConcurrentStreams: Int, services: [any RegistrableRPCService]) throws -> Listener {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(
@@ -109,7 +135,8 @@ enum Listeners {
             unlink(path)
         }
         let transport = HTTP2ServerTransport.Posix(
-            address: .unixDomainSocket(path: path), transportSecurity: .plaintext, config: transportConfig)
+            address: .unixDomainSocket(path: path), transportSecurity: .plaintext,
+            config: transportConfig(maxConcurrentStreams: maxConcurrentStreams))
         return Listener(server: GRPCServer(transport: transport, services: services), transport: transport, description: "unix:\(path)", socketPath: path)
     }
 
@@ -121,8 +148,9 @@ enum Listeners {
     ) throws -> Listener {
         let socketAddress: GRPCNIOTransportCore.SocketAddress =
             address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port)
+        let limits = transportConfig(maxConcurrentStreams: api.maxConcurrentStreams)
         if insecure {
-            let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: .plaintext, config: transportConfig)
+            let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: .plaintext, config: limits)
             return Listener(
                 server: GRPCServer(transport: transport, services: services), transport: transport,
                 description: "tcp:\(address) (PLAINTEXT, --insecure)", socketPath: nil)
@@ -138,7 +166,7 @@ enum Listeners {
             tls.trustRoots = .certificates([.file(path: api.tlsClientCA, format: .pem)])
             tls.clientCertificateVerification = .noHostnameVerification
         }
-        let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: security, config: transportConfig)
+        let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: security, config: limits)
         let server = GRPCServer(
             transport: transport, services: services, interceptors: [AllowListInterceptor(allowed: allowed, logger: logger)])
         return Listener(server: server, transport: transport, description: "tcp:\(address) (mTLS)", socketPath: nil)

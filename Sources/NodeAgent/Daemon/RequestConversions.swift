@@ -11,12 +11,16 @@ enum GuestSpecConversion {
     private static var jsonOptions: JSONEncodingOptions {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
+        // proto3 JSON writes 64-bit integers as strings; the spec decoder takes numbers.
+        options.alwaysPrintInt64sAsNumbers = true
         return options
     }
 
     static func spec(_ message: Nodeagent_V1_GuestSpec, field: String = "spec") throws(AgentError) -> GuestSpec {
         let spec: GuestSpec
         do throws(GuestSpecError) {
+            try checkUnsigned(message.tunables, field: "tunables")
+            for (index, disk) in message.disks.enumerated() { try checkUnsigned(disk.iotune, field: "disks[\(index)].iotune") }
             spec = try GuestSpec(json: try json(message, field: field))
             try spec.validate()
         } catch {
@@ -25,12 +29,38 @@ enum GuestSpecConversion {
         return spec
     }
 
+    /// Tunables for a change to a defined guest's limits, checked as far as they can be without
+    /// the guest (its memory bounds the memory limits: the task checks those).
     static func tunables(_ message: Nodeagent_V1_Tunables, field: String = "tunables") throws(AgentError) -> GuestSpec.Tunables {
         do throws(GuestSpecError) {
-            return try GuestSpec.decodeTunables(json: try json(message, field: field))
+            try checkUnsigned(message, field: "tunables")
+            let tunables = try GuestSpec.decodeTunables(json: try json(message, field: field))
+            try GuestSpec.validate(tunables: tunables, memory: ByteSize(bytes: 0)!)
+            return tunables
         } catch {
             throw invalid(error, field: field, subject: "")
         }
+    }
+
+    /// The API's uint64 fields that the spec holds as signed 64-bit integers: a value above
+    /// Int64.max would not survive the JSON bridge (Foundation refuses the whole document as
+    /// "not valid JSON"), so it is refused here, named.
+    private static func checkUnsigned(_ tunables: Nodeagent_V1_Tunables, field: String) throws(GuestSpecError) {
+        let cpu = tunables.cpu
+        try checkUnsigned(cpu.hasShares ? cpu.shares : nil, field: "\(field).cpu.shares")
+        try checkUnsigned(cpu.hasPeriod ? cpu.period : nil, field: "\(field).cpu.period")
+        try checkUnsigned(cpu.hasEmulatorPeriod ? cpu.emulatorPeriod : nil, field: "\(field).cpu.emulator_period")
+    }
+
+    private static func checkUnsigned(_ iotune: Nodeagent_V1_GuestSpec.Disk.IOTune, field: String) throws(GuestSpecError) {
+        try checkUnsigned(iotune.hasTotalIopsSec ? iotune.totalIopsSec : nil, field: "\(field).total_iops_sec")
+        try checkUnsigned(iotune.hasReadIopsSec ? iotune.readIopsSec : nil, field: "\(field).read_iops_sec")
+        try checkUnsigned(iotune.hasWriteIopsSec ? iotune.writeIopsSec : nil, field: "\(field).write_iops_sec")
+    }
+
+    private static func checkUnsigned(_ value: UInt64?, field: String) throws(GuestSpecError) {
+        guard let value, value > UInt64(Int64.max) else { return }
+        throw GuestSpecError(field: field, rawValue: String(value), code: .outOfRange, reason: "must be at most \(Int64.max)")
     }
 
     private static func json(_ message: some SwiftProtobuf.Message, field: String) throws(GuestSpecError) -> Data {
