@@ -105,6 +105,10 @@ public nonisolated struct Nodeagent_V1_Health: Sendable {
 
     /// Serving, but something needs attention (libvirt reconnecting, ...).
     case degraded // = 2
+
+    /// No change can be accepted: the state store cannot be written (a full disk) or is
+    /// damaged. Reads may still answer; every mutating call is refused until it recovers.
+    case notServing // = 3
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -116,6 +120,7 @@ public nonisolated struct Nodeagent_V1_Health: Sendable {
       case 0: self = .unspecified
       case 1: self = .serving
       case 2: self = .degraded
+      case 3: self = .notServing
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -125,6 +130,7 @@ public nonisolated struct Nodeagent_V1_Health: Sendable {
       case .unspecified: return 0
       case .serving: return 1
       case .degraded: return 2
+      case .notServing: return 3
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -134,6 +140,7 @@ public nonisolated struct Nodeagent_V1_Health: Sendable {
       .unspecified,
       .serving,
       .degraded,
+      .notServing,
     ]
 
   }
@@ -350,7 +357,7 @@ nonisolated extension Nodeagent_V1_Health: SwiftProtobuf.Message, SwiftProtobuf.
 }
 
 nonisolated extension Nodeagent_V1_Health.Status: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_SERVING\0\u{1}STATUS_DEGRADED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_SERVING\0\u{1}STATUS_DEGRADED\0\u{1}STATUS_NOT_SERVING\0")
 }
 
 nonisolated extension Nodeagent_V1_Health.Check: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -10,7 +10,7 @@ struct CLIError: Error, CustomStringConvertible {
     enum Exit: Int32 {
         case failed = 1, notFound = 2, refused = 3, wrongState = 4, timedOut = 5, alreadyExists = 6
         case cancelled = 7
-        case invalidInput = 65, unavailable = 69
+        case invalidInput = 65, unavailable = 69, cannotCreate = 73, ioError = 74
     }
     var exit: Exit
     var message: String

@@ -61,18 +61,40 @@ struct ServeCommand: AsyncParsableCommand {
                     throw CLIError(.unavailable, "cannot connect to \(config.libvirt.uri): \(error.message)")
                 }
                 let manager = GuestManager(connection: connection, owner: config.guests.owner, shutdownPolicy: config.shutdownPolicy)
-                let watcher = InventoryWatcher(manager: manager, stateDirectory: config.agent.stateDirectory, logger: logger)
+                let watcher = InventoryWatcher(manager: manager, logger: logger)
                 let inventory = try await watcher.reconcile()
                 if global.json { try printJSON(inventory) } else { print(inventory.summary) }
                 return
             }
-            let daemon: Daemon
             do {
-                daemon = try Daemon(config: config, options: Daemon.Options(configPath: config.source, insecure: insecure), logger: logger)
+                let daemon = try Daemon(config: config, options: Daemon.Options(configPath: config.source, insecure: insecure), logger: logger)
+                try await daemon.run()
             } catch {
-                throw CLIError(.unavailable, "cannot start: \(error)")
+                throw Self.startFailure(error)
             }
-            try await daemon.run()
+        }
+    }
+
+    /// A failure to start (or a part failing while running) as a message and the exit code
+    /// docs/CLI.md documents for `serve`.
+    static func startFailure(_ error: any Error) -> CLIError {
+        switch error {
+        case let error as CLIError:
+            return error
+        case let error as ConfigError:
+            return CLIError(.invalidInput, "configuration: \(error)")
+        case let error as StateStoreError:
+            return CLIError(.ioError, "cannot start: \(error)")
+        case let error as FileSystemError:
+            return CLIError(.cannotCreate, "cannot start: \(error)")
+        case let error as ListenerError:
+            switch error {
+            case .socketDirectory, .socket: return CLIError(.cannotCreate, "cannot start: \(error)")
+            case .tls: return CLIError(.invalidInput, "cannot start: \(error)")
+            case .socketInUse, .bind, .netServer: return CLIError(.unavailable, "cannot start: \(error)")
+            }
+        default:
+            return CLIError(.failed, "stopped: \(error)")
         }
     }
 }

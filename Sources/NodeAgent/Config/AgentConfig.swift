@@ -157,10 +157,10 @@ public struct AgentConfig: Sendable, Equatable {
     /// Reads and validates one file.
     public static func parse(contentsOf path: String) throws(ConfigError) -> AgentConfig {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+        do throws(FileSystemError) {
+            text = try LocalFiles.readText(path)
         } catch {
-            throw ConfigError(file: path, key: nil, reason: "cannot read the file: \(error.localizedDescription)")
+            throw ConfigError(file: path, key: nil, reason: "cannot read the file: \(error.reason)")
         }
         var config = try parse(text, file: path)
         config.source = path

@@ -22,6 +22,8 @@ final class AgentCore: Sendable {
     let started = Date()
     /// The shutdown policy in force (reloadable on SIGHUP).
     let shutdownPolicy: LockedValue<ShutdownPolicy>
+    /// Why the libvirt event monitor is not following events right now; nil while it is.
+    let eventMonitorProblem = LockedValue<String?>(nil)
 
     init(config: AgentConfig, logger: Logger) throws {
         self.config = config
@@ -31,7 +33,7 @@ final class AgentCore: Sendable {
         volumes = VolumeManager(connection: connection)
         shutdownPolicy = LockedValue(config.shutdownPolicy)
         store = try StateStore(directory: config.agent.stateDirectory)
-        let events = EventLog(store: store)
+        let events = EventLog(store: store, logger: logger)
         self.events = events
         cgroups = Self.openCGroups(config.cgroups.root, logger: logger)
         tasks = TaskManager(
@@ -41,9 +43,9 @@ final class AgentCore: Sendable {
                 var event = Nodeagent_V1_Event()
                 event.task = Nodeagent_V1_Task(record)
                 do {
-                    _ = try events.append(type: "task", payload: try event.serializedBytes())
+                    events.record(type: "task", payload: try event.serializedBytes())
                 } catch {
-                    logger.error("cannot record the task event: \(error)", metadata: ["task.id": "\(record.id)"])
+                    logger.error("cannot encode the task event: \(error)", metadata: ["task.id": "\(record.id)"])
                 }
             })
     }
@@ -98,11 +100,12 @@ final class AgentCore: Sendable {
         append(envelope, type: "state")
     }
 
+    /// Records an event; one that cannot be stored now is held back (`EventLog.record`).
     private func append(_ event: Nodeagent_V1_Event, type: String) {
         do {
-            _ = try events.append(type: type, payload: try event.serializedBytes())
+            events.record(type: type, payload: try event.serializedBytes())
         } catch {
-            logger.error("cannot record a \(type) event: \(error)")
+            logger.error("cannot encode a \(type) event: \(error)")
         }
     }
 

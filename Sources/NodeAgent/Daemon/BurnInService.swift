@@ -242,9 +242,10 @@ extension AgentCore {
 
         let files = burnInReportFiles(taskID)
         do {
-            try FileManager.default.createDirectory(at: burnInDirectory, withIntermediateDirectories: true)
-            try Self.writeAtomically(try report.jsonData(), to: files.json)
-            try Self.writeAtomically(Data(report.html().utf8), to: files.html)
+            let json = try report.jsonData()
+            try LocalFiles.createDirectory(burnInDirectory.path, mode: 0o755)
+            try LocalFiles.writeAtomically(json, to: files.json.path)
+            try LocalFiles.writeAtomically(Array(report.html().utf8), to: files.html.path)
         } catch {
             logger.error("cannot write the burn-in report: \(error)", metadata: ["task.id": "\(taskID)"])
             throw TaskFailure(
@@ -282,24 +283,5 @@ extension AgentCore {
         var message = "\(update.probe) \(update.step) \(Int((within * 100).rounded(.down)))%"
         if !update.rate.isEmpty { message += " \(update.rate)" }
         return (overall, message)
-    }
-
-    /// Writes `data` to a temporary file beside `url`, flushes it, and renames it over `url`: a
-    /// reader sees the old file or the whole new one, never a part.
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8).lowercased()).tmp")
-        do {
-            try data.write(to: temporary)
-            let fd = open(temporary.path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                fsync(fd)
-                close(fd)
-            }
-            guard rename(temporary.path, url.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
     }
 }

@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Glibc
 import Libvirt
+import NIOCore
 import Probes
 public import Logging
 import ServiceLifecycle
@@ -45,7 +46,7 @@ public final class Daemon: Sendable {
         self.options = options
         allowedClients = LockedValue(Set(config.api.allowedClients))
         stateReportInterval = LockedValue(.milliseconds(Int64(config.events.stateReportInterval * 1000)))
-        inventory = InventoryWatcher(manager: core.guests, stateDirectory: config.agent.stateDirectory, logger: logger)
+        inventory = InventoryWatcher(manager: core.guests, logger: logger)
     }
 
     var logger: Logger { core.logger }
@@ -64,9 +65,18 @@ public final class Daemon: Sendable {
         } catch {
             logger.warning("libvirt unreachable, reconnecting in the background: \(error.message)")
         }
-        let reconciled = try await inventory.reconcile()
+        let reconciled: Inventory
+        do {
+            reconciled = try await inventory.reconcile()
+        } catch {
+            logger.error("cannot list the guests at start (events and the next reconnect retry): \(error)")
+            reconciled = Inventory(uri: config.libvirt.uri, updated: Date(), connected: false, guests: [])
+        }
         let recovery = try await core.tasks.recover()
         logger.info("settled the tasks of the previous run: \(recovery.summary)")
+        if !core.store.isWritable {
+            logger.error("starting with a state store that cannot be written: \(core.store.condition().message)")
+        }
         await core.recordStateReport()
 
         let services = core.services()
@@ -110,6 +120,11 @@ public final class Daemon: Sendable {
         // The task manager is itself a Service: on graceful shutdown it drains (tasks.drain_timeout).
         group.append(.init(service: core.tasks))
         group.append(.init(service: EventMonitor(daemon: self, reconciled: reconciled)))
+        let events = config.events
+        group.append(
+            .init(
+                service: StoreMaintenance(
+                    store: core.store, events: core.events, retention: { (events.retainCount, events.retentionHours) }, logger: logger)))
         for listener in listeners {
             group.append(.init(service: RPCServerService(listener: listener, logger: logger)))
         }
@@ -120,8 +135,12 @@ public final class Daemon: Sendable {
         let serviceGroup = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: group, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
+        defer {
+            // Checkpointed: after a clean stop state.sqlite alone holds the state.
+            core.store.close()
+            core.connection.close()
+        }
         try await serviceGroup.run()
-        core.connection.close()
         logger.info("stopped")
     }
 
@@ -202,13 +221,28 @@ struct RPCServerService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await listener.server.serve()
-        } onGracefulShutdown: {
-            listener.server.beginGracefulShutdown()
+        do {
+            try await withGracefulShutdownHandler {
+                try await listener.server.serve()
+            } onGracefulShutdown: {
+                listener.server.beginGracefulShutdown()
+            }
+        } catch {
+            throw ListenerError.bind(listener: listener.description, reason: Self.reason(error))
         }
         if let path = listener.socketPath { unlink(path) }
         logger.info("listener \(listener.description) closed")
+    }
+
+    /// The system's reason behind a transport error ("Address already in use"), found along
+    /// the chain of causes; the error itself when there is none.
+    static func reason(_ error: any Error) -> String {
+        var next: (any Error)? = error
+        while let current = next {
+            if let io = current as? IOError { return String(cString: strerror(io.errnoCode)) }
+            next = (current as? RuntimeError)?.cause ?? (current as? RPCError)?.cause
+        }
+        return "\(error)"
     }
 }
 
@@ -231,7 +265,10 @@ struct NetworkProbeService: Service {
     }
 }
 
-/// Follows libvirt's events into the event stream and sends the periodic state report.
+/// Follows libvirt's events into the event stream and sends the periodic state report. The
+/// event loop never ends on a failure of what it feeds (a full disk holds events back in
+/// memory); should it end anyway, it is started again after a second and health says so
+/// meanwhile.
 struct EventMonitor: Service {
     let daemon: Daemon
     let reconciled: Inventory
@@ -241,13 +278,18 @@ struct EventMonitor: Service {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    do {
-                        try await daemon.inventory.run(
-                            reconciled: reconciled,
+                    var initial: Inventory? = reconciled
+                    while !Task.isCancelled {
+                        core.eventMonitorProblem.set(nil)
+                        await daemon.inventory.run(
+                            reconciled: initial,
                             onEvent: { event, guest in core.recordGuestEvent(event, guest: guest) },
                             onReconcile: { _ in await core.recordStateReport() })
-                    } catch {
-                        core.logger.error("the libvirt event monitor failed: \(error)")
+                        initial = nil
+                        if Task.isCancelled { break }
+                        core.eventMonitorProblem.set("the libvirt event stream ended; following it again")
+                        core.logger.error("the libvirt event stream ended unexpectedly; following it again in 1 s")
+                        try? await Task.sleep(for: .seconds(1))
                     }
                 }
                 group.addTask {
@@ -255,13 +297,6 @@ struct EventMonitor: Service {
                         try? await Task.sleep(for: daemon.stateReportInterval.get())
                         if Task.isCancelled { break }
                         await core.recordStateReport()
-                        do {
-                            let retention = core.config.events
-                            _ = try core.events.prune(
-                                keepNewest: retention.retainCount, olderThan: Date().addingTimeInterval(-retention.retentionHours * 3600))
-                        } catch {
-                            core.logger.warning("cannot prune old events: \(error)")
-                        }
                     }
                 }
             }
@@ -279,7 +314,12 @@ struct LifecycleNotifier: Service {
     func run() async throws {
         let logger = daemon.logger
         for listener in listeners {
-            let address = try await listener.transport.listeningAddress
+            let address: GRPCNIOTransportCore.SocketAddress
+            do {
+                address = try await listener.transport.listeningAddress
+            } catch {
+                throw ListenerError.bind(listener: listener.description, reason: RPCServerService.reason(error))
+            }
             if let path = listener.socketPath, chmod(path, mode_t(daemon.config.api.unixSocketMode)) != 0 {
                 throw ListenerError.socket(path: path, reason: "cannot set its mode: \(String(cString: strerror(errno)))")
             }

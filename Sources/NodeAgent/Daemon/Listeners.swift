@@ -65,15 +65,29 @@ struct Listener: Sendable {
     let socketPath: String?
 }
 
-enum ListenerError: Error, CustomStringConvertible {
+/// Why a listener could not be set up; `nodeagent serve` maps each case to its exit code.
+public enum ListenerError: Error, Sendable, CustomStringConvertible {
+    /// The unix socket's directory cannot be created.
+    case socketDirectory(FileSystemError)
+    /// Another process (another agent) listens on the unix socket.
+    case socketInUse(path: String)
+    /// The unix socket cannot be put in place (a file that is not a socket is in the way, its
+    /// mode cannot be set).
     case socket(path: String, reason: String)
+    /// The TLS material is missing or unreadable.
     case tls(reason: String)
+    /// A listener could not bind its address (in use, not available on this host).
+    case bind(listener: String, reason: String)
+    /// The network probe server could not bind its address.
     case netServer(address: String, reason: String)
 
-    var description: String {
+    public var description: String {
         switch self {
+        case .socketDirectory(let error): "unix socket: \(error)"
+        case .socketInUse(let path): "unix socket \(path): another process is listening on it (is an agent already running?)"
         case .socket(let path, let reason): "unix socket \(path): \(reason)"
         case .tls(let reason): "TLS: \(reason)"
+        case .bind(let listener, let reason): "cannot listen on \(listener): \(reason)"
         case .netServer(let address, let reason): "burnin.net_server_listen \(address): \(reason)"
         }
     }
@@ -116,22 +130,17 @@ enum Listeners {
     /// The local admins' socket. A stale socket file (nobody listening) is replaced; a live one
     /// means another agent runs, which is refused.
     static func unix(path: String, mode: Int, maxConcurrentStreams: Int, services: [any RegistrableRPCService]) throws -> Listener {
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o750])
+        do throws(FileSystemError) {
+            try LocalFiles.createDirectory(LocalFiles.parentDirectory(of: path), mode: 0o750)
         } catch {
-            throw ListenerError.socket(path: path, reason: "cannot create its directory: \(error.localizedDescription)")
+            throw ListenerError.socketDirectory(error)
         }
         var info = stat()
         if lstat(path, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFSOCK else {
                 throw ListenerError.socket(path: path, reason: "exists and is not a socket; refusing to replace it")
             }
-            if isListening(path) {
-                throw ListenerError.socket(path: path, reason: "another process is listening on it (is an agent already running?)")
-            }
+            if isListening(path) { throw ListenerError.socketInUse(path: path) }
             unlink(path)
         }
         let transport = HTTP2ServerTransport.Posix(

@@ -280,12 +280,11 @@ extension AgentCore {
         case .down(let reason): check("libvirt", false, "\(config.libvirt.uri) unreachable, reconnecting: \(reason)")
         case .idle, .closed: check("libvirt", false, "not connected to \(config.libvirt.uri)")
         }
-        do {
-            try store.ping()
-            check("state-store", true, "state.sqlite answers")
-        } catch {
-            check("state-store", false, "\(error)")
-        }
+        let store = store.condition()
+        check("state-store", store.ok, store.message)
+        let held = events.backlogCount
+        if held > 0 { check("event-log", false, "\(held) event(s) wait in memory until the state store takes writes") }
+        if let problem = eventMonitorProblem.get() { check("libvirt-events", false, problem) }
         if let counts = try? tasks.counts() {
             health.tasksQueued = UInt32(clamping: counts.queued)
             health.tasksRunning = UInt32(clamping: counts.running)
@@ -294,7 +293,9 @@ extension AgentCore {
             health.guests = UInt32(clamping: list.count)
         }
         health.uptimeSeconds = UInt64(max(0, Date().timeIntervalSince(started)))
-        health.status = health.checks.allSatisfy(\.ok) ? .serving : .degraded
+        // Without a writable state store no change can be accepted: not serving. Anything
+        // else failing leaves the agent serving, degraded.
+        health.status = !store.ok ? .notServing : health.checks.allSatisfy(\.ok) ? .serving : .degraded
         return health
     }
 }

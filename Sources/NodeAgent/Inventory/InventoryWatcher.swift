@@ -1,9 +1,9 @@
 public import Foundation
 public import Libvirt
 public import Logging
+import Synchronization
 
-/// What the agent last saw on its libvirt connection, written to
-/// `<state_dir>/inventory.json` after every change.
+/// What the agent last saw on its libvirt connection.
 public struct Inventory: Sendable, Encodable, Equatable {
     public var uri: String
     public var updated: Date
@@ -21,26 +21,27 @@ public struct Inventory: Sendable, Encodable, Equatable {
     }
 }
 
-/// The agent's standing job for now: keep an inventory of every guest on the connection.
+/// Keeps an inventory of every guest on the connection.
 ///
 /// On start and after every reconnect it reconciles (lists every domain and reads its
 /// metadata: managed guests are adopted, foreign ones reported and left alone), then follows
 /// lifecycle events, refreshing the inventory after each. Because a reconnect triggers a full
-/// reconcile, events missed while libvirt was down are healed.
+/// reconcile, events missed while libvirt was down are healed. The inventory lives in memory
+/// (`current`); nothing here writes a file, so a full disk cannot stop the event pipeline.
 public final class InventoryWatcher: Sendable {
     public let manager: GuestManager
-    public let stateDirectory: URL
     private let logger: Logger
+    private let latest: Mutex<Inventory?> = Mutex(nil)
 
-    public init(manager: GuestManager, stateDirectory: String, logger: Logger) {
+    public init(manager: GuestManager, logger: Logger) {
         self.manager = manager
-        self.stateDirectory = URL(fileURLWithPath: stateDirectory, isDirectory: true)
         self.logger = logger
     }
 
-    public var inventoryFile: URL { stateDirectory.appendingPathComponent("inventory.json") }
+    /// The inventory as of the last reconcile or event; nil before the first reconcile.
+    public var current: Inventory? { latest.withLock { $0 } }
 
-    /// Lists every guest, logs what it found and writes the inventory file.
+    /// Lists every guest and logs what it found.
     @discardableResult
     public func reconcile() async throws -> Inventory {
         let connection = manager.connection
@@ -58,7 +59,7 @@ public final class InventoryWatcher: Sendable {
             logger.info(
                 "foreign guest left alone", metadata: ["guest.name": "\(guest.name)", "guest.uuid": "\(guest.uuid.uuidString.lowercased())"])
         }
-        try write(inventory)
+        latest.withLock { $0 = inventory }
         logger.info("reconciled: \(inventory.summary)")
         return inventory
     }
@@ -66,15 +67,25 @@ public final class InventoryWatcher: Sendable {
     /// Reconciles, then follows events until the task is cancelled: a domain event refreshes
     /// that one guest; a reconnect reconciles everything again. `onEvent` hears every domain
     /// event with the guest as refreshed after it (nil once undefined); `onReconcile` every full
-    /// reconcile after a reconnect.
+    /// reconcile after a reconnect. A failure to refresh is logged and the next event or
+    /// reconnect heals it: only cancellation ends this.
     public func run(
         reconciled initial: Inventory? = nil,
         onEvent: @Sendable (DomainEvent, Guest?) async -> Void = { _, _ in },
         onReconcile: @Sendable (Inventory) async -> Void = { _ in }
-    ) async throws {
+    ) async {
         let events = manager.connection.events()
         var inventory: Inventory
-        if let initial { inventory = initial } else { inventory = try await reconcile() }
+        if let initial {
+            inventory = initial
+        } else {
+            do {
+                inventory = try await reconcile()
+            } catch {
+                logger.error("cannot list the guests; following events anyway: \(error)")
+                inventory = Inventory(uri: manager.connection.uri, updated: Date(), connected: false, guests: [])
+            }
+        }
         for await event in events {
             if Task.isCancelled { break }
             switch event {
@@ -83,19 +94,24 @@ public final class InventoryWatcher: Sendable {
                     "guest \(e.kind?.name ?? "event") (\(e.detailName))",
                     metadata: ["guest.name": "\(e.domainName)", "guest.uuid": "\(e.domainUUID.uuidString.lowercased())"])
                 await refresh(e, in: &inventory)
+                inventory.updated = Date()
+                latest.withLock { [inventory] in $0 = inventory }
                 await onEvent(e, inventory.guests.first { $0.uuid == e.domainUUID })
             case .disconnected(let reason, let message):
                 logger.warning("libvirt connection lost (\(reason)): \(message); reconnecting")
                 inventory.connected = false
+                latest.withLock { [inventory] in $0 = inventory }
             case .connected(let generation):
                 guard generation > 1 else { continue }
                 logger.info("libvirt connection restored; reconciling")
-                inventory = try await reconcile()
+                do {
+                    inventory = try await reconcile()
+                } catch {
+                    logger.error("reconciling after the reconnect failed (the next event or reconnect retries): \(error)")
+                    continue
+                }
                 await onReconcile(inventory)
-                continue
             }
-            inventory.updated = Date()
-            try write(inventory)
         }
     }
 
@@ -112,15 +128,5 @@ public final class InventoryWatcher: Sendable {
         case .failure(let error):
             logger.warning("cannot refresh guest \(event.domainName): \(error)")
         }
-    }
-
-    private func write(_ inventory: Inventory) throws {
-        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        // Written to a temporary file and renamed: a reader never sees half a file.
-        try encoder.encode(inventory).write(to: inventoryFile, options: .atomic)
     }
 }

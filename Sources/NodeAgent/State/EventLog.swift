@@ -1,5 +1,7 @@
 public import Foundation
 import GRDB
+public import Logging
+import Synchronization
 
 /// An event as stored in the event log.
 public struct StoredEvent: Sendable, Equatable {
@@ -39,19 +41,97 @@ public final class EventLog: Sendable {
     /// Events read from the database per query while replaying.
     static let replayPageSize = 256
 
+    /// How many events that could not be stored yet are held in memory; beyond it the oldest
+    /// are dropped (and counted in the log).
+    public static let backlogLimit = 10_000
+
     private let store: StateStore
     private let hub: EventHub
+    /// Events not stored yet because the store failed, oldest first.
+    private let backlog = Mutex(Backlog())
 
-    public init(store: StateStore, subscriberBufferLimit: Int = EventLog.defaultSubscriberBufferLimit) {
+    private struct Backlog {
+        var events: [(type: String, payload: Data, time: Date)] = []
+        var dropped = 0
+    }
+
+    private let logger: Logger
+
+    public init(
+        store: StateStore, subscriberBufferLimit: Int = EventLog.defaultSubscriberBufferLimit,
+        logger: Logger = Logger(label: "nodeagent.events")
+    ) {
         self.store = store
+        self.logger = logger
         self.hub = EventHub(bufferLimit: max(subscriberBufferLimit, 1))
     }
 
     /// Persists an event, then delivers it to live subscribers (in sequence order).
     @discardableResult
     public func append(type: String, payload: Data) throws(StateStoreError) -> StoredEvent {
+        try append(type: type, payload: payload, time: StoredTime.now())
+    }
+
+    /// Records an event: stores it after any held back before, or holds it back in memory when
+    /// the store fails (a full disk), to be stored by a later `record` or `flush()` with its
+    /// original time. Never throws: an event source (libvirt's events, the task manager) must
+    /// never stop because its sink failed. Returns the stored event, nil if held back.
+    @discardableResult
+    public func record(type: String, payload: Data) -> StoredEvent? {
+        backlog.withLock { backlog in
+            backlog.events.append((type, payload, StoredTime.now()))
+            return store(&backlog)
+        }
+    }
+
+    /// Stores the events held back while the store failed; true when none is left.
+    @discardableResult
+    public func flush() -> Bool {
+        backlog.withLock { backlog in
+            if !backlog.events.isEmpty { _ = store(&backlog) }
+            return backlog.events.isEmpty
+        }
+    }
+
+    /// How many events wait to be stored.
+    public var backlogCount: Int { backlog.withLock { $0.events.count } }
+
+    /// Stores the backlog in order; returns the last event stored, nil if it stopped short.
+    private func store(_ backlog: inout Backlog) -> StoredEvent? {
+        var stored = 0
+        var last: StoredEvent?
+        var failure: StateStoreError?
+        for event in backlog.events {
+            do {
+                last = try append(type: event.type, payload: event.payload, time: event.time)
+                stored += 1
+            } catch {
+                failure = error
+                break
+            }
+        }
+        backlog.events.removeFirst(stored)
+        if let failure {
+            if backlog.events.count == 1 && backlog.dropped == 0 {
+                logger.error("cannot store events; holding them in memory until the state store takes writes: \(failure)")
+            }
+            if backlog.events.count > Self.backlogLimit {
+                let excess = backlog.events.count - Self.backlogLimit
+                backlog.events.removeFirst(excess)
+                backlog.dropped += excess
+            }
+            return nil
+        }
+        if backlog.dropped > 0 {
+            logger.error("\(backlog.dropped) event(s) were dropped while the state store could not be written")
+            backlog.dropped = 0
+        }
+        if stored > 1 { logger.notice("stored \(stored) event(s) held back while the state store could not be written") }
+        return last
+    }
+
+    private func append(type: String, payload: Data, time: Date) throws(StateStoreError) -> StoredEvent {
         try store.writeWithoutTransaction { db in
-            let time = StoredTime.now()
             try db.execute(
                 sql: "INSERT INTO events (time, type, payload) VALUES (?, ?, ?)",
                 arguments: [StoredTime.milliseconds(time), type, payload])

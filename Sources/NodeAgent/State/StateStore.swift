@@ -1,53 +1,105 @@
 import Foundation
 import GRDB
+import Glibc
+import Synchronization
 
-/// Why the state database could not be opened or used: the file and the reason.
+/// Why the state database could not be opened or used: the file, the reason, and what kind of
+/// trouble it is (a full disk heals when space returns; a damaged file does not).
 public struct StateStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable {
+        /// No space left for the database or its write-ahead log.
+        case full
+        /// The file system failed a read or write (EIO), or a file could not be created.
+        case io
+        /// The file or its directory is not writable.
+        case readOnly = "read-only"
+        /// The file is not a database, is damaged, lacks the agent's tables, or belongs to
+        /// another program or a newer agent. Never heals by itself.
+        case damaged
+        /// Another connection held the database locked too long.
+        case locked
+        /// Anything else (a row the agent cannot read, an unexpected failure).
+        case other
+    }
+
     /// The database file (`<state directory>/state.sqlite`).
     public var path: String
     public var reason: String
+    public var kind: Kind
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, kind: Kind = .other) {
         self.path = path
         self.reason = reason
+        self.kind = kind
     }
 
     public var description: String { "state database \(path): \(reason)" }
+
+    /// Whether the failure is the storage's (full, I/O, read-only, damaged) rather than a
+    /// request's: such failures make the store unhealthy until a write succeeds again.
+    var isStorageFailure: Bool { kind != .other }
 }
 
 /// The agent's durable state: one SQLite database, `<state directory>/state.sqlite`, in WAL
 /// mode, holding the tasks (with their request ids) and the event log.
 ///
-/// Opening never destroys anything: a file that is not a SQLite database, or one migrated by
-/// a newer agent, is refused with an error naming the file and the reason, and left as it is.
+/// Opening never changes a file it refuses: an existing file is first inspected read-only
+/// (`StoreInspection`) and refused with the file and the reason if it is not a SQLite database,
+/// is damaged, lacks a table, belongs to another program or to a newer agent.
+///
+/// The store keeps track of its own health: a write that fails because the disk is full (or
+/// the file system fails) makes it unwritable until a write succeeds again; `condition()` says
+/// so, probing with a one-page write at most once a second meanwhile. `checkpoint()` copies the
+/// write-ahead log into the database file (the agent does so regularly and on a clean stop, so
+/// that `state.sqlite` alone holds the state).
 public final class StateStore: Sendable {
     /// The database's file name inside the state directory.
     public static let fileName = "state.sqlite"
+    /// Written into the file's header (`PRAGMA application_id`, "NAGT"): marks the file as the
+    /// agent's, and writing it is the store's write probe.
+    static let applicationID: Int32 = 0x4E41_4754
 
     /// The database file.
     public let path: String
     private let pool: DatabasePool
+    private let health = Mutex(Health())
+
+    private struct Health {
+        /// The last write failure of the storage, while no write has succeeded since.
+        var writeFailure: (error: StateStoreError, since: Date)?
+        /// Damage seen while the agent ran (a corrupt page, a dropped table): never cleared.
+        var damage: StateStoreError?
+        var lastProbe: ContinuousClock.Instant?
+    }
 
     /// Opens (creating if needed, with its directory, mode 0700) and migrates the state
-    /// database in `directory`.
+    /// database in `directory`. A database that cannot be written now (a full disk) still
+    /// opens: the store starts unwritable and says so in `condition()`.
     public init(directory: String) throws(StateStoreError) {
-        let path = URL(fileURLWithPath: directory, isDirectory: true).appendingPathComponent(Self.fileName).path
+        let path = directory.hasSuffix("/") ? directory + Self.fileName : directory + "/" + Self.fileName
         self.path = path
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do throws(FileSystemError) {
+            try LocalFiles.createDirectory(directory, mode: 0o700)
         } catch {
-            throw StateStoreError(path: path, reason: "cannot create the state directory \(directory): \(error.localizedDescription)")
+            throw StateStoreError(
+                path: path, reason: "cannot create the state directory \(directory): \(error)", kind: error.errno == ENOSPC ? .full : error.errno == EACCES || error.errno == EROFS ? .readOnly : .io)
         }
+        try StoreInspection.check(path)
         var configuration = GRDB.Configuration()
         configuration.label = "nodeagent.state"
         configuration.busyMode = .timeout(10)
+        // Few readers with small page caches: reads are short and the agent's memory is
+        // measured (docs/RELIABILITY.md); 2 cores gain nothing from more.
+        configuration.maximumReaderCount = 2
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -512") }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
             throw StateStoreError(path: path, error)
         }
         try migrate()
+        // Marks the file as the agent's; a failure (a full disk) leaves the store unwritable.
+        try? probeWrite()
     }
 
     /// A cheap liveness check (`SELECT 1` through the pool), for the watchdog.
@@ -65,6 +117,73 @@ public final class StateStore: Sendable {
         try read { db in try Self.migrator.appliedMigrations(db) }
     }
 
+    // MARK: Health
+
+    /// Whether the store can serve the agent now, and why not: its tables answer, it is not
+    /// known to be damaged, and the last write succeeded (or a probe write succeeds now).
+    public func condition() -> (ok: Bool, message: String) {
+        do {
+            try read { db in
+                _ = try Row.fetchOne(db, sql: "SELECT sequence FROM tasks LIMIT 1")
+                _ = try Row.fetchOne(db, sql: "SELECT sequence FROM events LIMIT 1")
+            }
+        } catch {
+            return (false, "\(error)")
+        }
+        let state = health.withLock { $0 }
+        if let damage = state.damage { return (false, "\(damage)") }
+        guard let failure = state.writeFailure else { return (true, "state.sqlite answers and takes writes") }
+        let now = ContinuousClock.now
+        if state.lastProbe.map({ now - $0 >= .seconds(1) }) ?? true {
+            health.withLock { $0.lastProbe = now }
+            if (try? probeWrite()) != nil { return (true, "state.sqlite answers and takes writes again") }
+        }
+        let current = health.withLock { $0.writeFailure } ?? failure
+        return (false, "cannot write since \(current.since.ISO8601Format()): \(current.error.reason); every change is refused until it can")
+    }
+
+    /// Whether the last write failed for the storage's reasons (and none succeeded since).
+    public var isWritable: Bool { health.withLock { $0.writeFailure == nil && $0.damage == nil } }
+
+    /// A one-page write (the application id in the header): true proof that a commit reaches
+    /// the disk. Clears the unwritable state when it succeeds.
+    public func probeWrite() throws(StateStoreError) {
+        try writeWithoutTransaction { db in try db.execute(sql: "PRAGMA application_id = \(Self.applicationID)") }
+    }
+
+    /// Copies the write-ahead log into the database file and truncates the log. Returns false if
+    /// readers kept it from completing (it is tried again later).
+    @discardableResult
+    public func checkpoint() throws(StateStoreError) -> Bool {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            return true
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            return false
+        } catch {
+            throw StateStoreError(path: path, error)
+        }
+    }
+
+    /// `PRAGMA quick_check`: nil when the file is consistent, else what SQLite found.
+    public func quickCheck() throws(StateStoreError) -> String? {
+        let result = try read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        guard result != ["ok"] else { return nil }
+        let found = result.prefix(3).joined(separator: "; ")
+        health.withLock {
+            $0.damage = StateStoreError(
+                path: path, reason: "the database is damaged (quick_check: \(found)); stop the agent and move the file away", kind: .damaged)
+        }
+        return found
+    }
+
+    /// Checkpoints and closes the database: after a clean stop, `state.sqlite` alone holds
+    /// everything (the write-ahead log is empty).
+    public func close() {
+        _ = try? checkpoint()
+        try? pool.close()
+    }
+
     // MARK: Access for the tables' owners
 
     /// Runs `body` in a read transaction.
@@ -72,16 +191,18 @@ public final class StateStore: Sendable {
         do {
             return try pool.read(body)
         } catch {
-            throw StateStoreError(path: path, error)
+            throw noted(StateStoreError(path: path, error), writing: false)
         }
     }
 
     /// Runs `body` in an immediate write transaction, serialized with every other write.
     func write<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
         do {
-            return try pool.write(body)
+            let value = try pool.write(body)
+            noteWriteSucceeded()
+            return value
         } catch {
-            throw StateStoreError(path: path, error)
+            throw noted(StateStoreError(path: path, error), writing: true)
         }
     }
 
@@ -89,30 +210,41 @@ public final class StateStore: Sendable {
     /// commits on its own, and nothing else writes until `body` returns.
     func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
         do {
-            return try pool.writeWithoutTransaction(body)
+            let value = try pool.writeWithoutTransaction(body)
+            noteWriteSucceeded()
+            return value
         } catch {
-            throw StateStoreError(path: path, error)
+            throw noted(StateStoreError(path: path, error), writing: true)
         }
+    }
+
+    private func noteWriteSucceeded() {
+        health.withLock { $0.writeFailure = nil }
+    }
+
+    private func noted(_ error: StateStoreError, writing: Bool) -> StateStoreError {
+        health.withLock { health in
+            if error.kind == .damaged {
+                health.damage = error
+            } else if writing && error.isStorageFailure && health.writeFailure == nil {
+                health.writeFailure = (error, Date())
+            }
+        }
+        return error
     }
 
     // MARK: Schema
 
     private func migrate() throws(StateStoreError) {
-        let migrator = Self.migrator
-        let unknown = try read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
-        if !unknown.isEmpty {
-            throw StateStoreError(
-                path: path,
-                reason: "the schema was written by a newer agent (migrations \(unknown.sorted().joined(separator: ", ")) "
-                    + "are unknown to this agent, which knows \(migrator.migrations.joined(separator: ", "))); "
-                    + "the file was left untouched")
-        }
         do {
-            try migrator.migrate(pool)
+            try Self.migrator.migrate(pool)
         } catch {
             throw StateStoreError(path: path, error)
         }
     }
+
+    /// The migrations this agent knows, oldest first.
+    static var knownMigrations: [String] { migrator.migrations }
 
     /// The schema, one migration per version. Never edit a shipped migration: add one.
     private static let migrator: DatabaseMigrator = {
@@ -163,26 +295,38 @@ extension StateStoreError {
         self.path = path
         guard let error = error as? DatabaseError else {
             reason = String(describing: error)
+            kind = .other
             return
         }
         let detail = error.message ?? "\(error.resultCode)"
         switch error.resultCode {
         case .SQLITE_NOTADB:
             reason = "not a SQLite database (\(detail)); the file was left untouched: move it away to start with an empty state"
+            kind = .damaged
         case .SQLITE_CORRUPT:
             reason = "the database is corrupt (\(detail)); the file was left untouched: move it away to start with an empty state"
+            kind = .damaged
         case .SQLITE_CANTOPEN:
             reason = "cannot open the file (\(detail))"
+            kind = .io
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             reason = "the database stayed locked by another connection (\(detail))"
+            kind = .locked
         case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
             reason = "the database is not writable (\(detail))"
+            kind = .readOnly
         case .SQLITE_FULL:
             reason = "the disk is full (\(detail))"
+            kind = .full
         case .SQLITE_IOERR:
             reason = "I/O error (\(detail))"
+            kind = .io
+        case .SQLITE_ERROR where detail.hasPrefix("no such table") || detail.hasPrefix("no such column"):
+            reason = "the database lacks part of the agent's schema (\(detail)): it was damaged or edited; stop the agent and move the file away"
+            kind = .damaged
         default:
             reason = error.description
+            kind = .other
         }
     }
 }

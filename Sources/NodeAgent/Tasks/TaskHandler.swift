@@ -93,11 +93,15 @@ public struct RecoveryReport: Sendable, Equatable {
     /// Tasks found running that are not safe to repeat (or of a kind this agent does not know),
     /// failed with reason "agent-restarted".
     public var failed: [String] = []
+    /// Tasks found running whose new state could not be stored (a full disk): settled as soon
+    /// as the store takes writes, and not run before.
+    public var deferred: [String] = []
 
     public init() {}
 
     public var summary: String {
         "\(resumed.count) queued task(s) resumed, \(requeued.count) interrupted task(s) requeued, "
             + "\(failed.count) interrupted task(s) failed"
+            + (deferred.isEmpty ? "" : ", \(deferred.count) to settle once the state store takes writes")
     }
 }

@@ -44,6 +44,9 @@ extension TaskManager {
         var attempt: Int
         var handle: Task<Void, Never>?
         var interruption: Interruption?
+        /// How the run ended, while that could not be stored (a full disk): the slot stays
+        /// taken and `retryStorage()` stores it as soon as it can.
+        var unpersisted: Verdict?
     }
 
     enum Phase {
@@ -88,7 +91,12 @@ extension TaskManager {
                 continue
             }
             busyTargets.insert(entry.target)
-            guard runningPerQueue[entry.queue, default: 0] < configuration.limit(for: entry.queue), start(entry) else {
+            guard runningPerQueue[entry.queue, default: 0] < configuration.limit(for: entry.queue) else {
+                waiting.append(entry)
+                continue
+            }
+            guard start(entry) else {
+                startFailed = true
                 waiting.append(entry)
                 continue
             }
@@ -145,14 +153,22 @@ extension TaskManager {
                 return
             }
             await noteRetry(record.id, token: token, attempt: record.attempts, delay: delay, reason: reason)
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                await conclude(record.id, token: token, attempt: record.attempts, .interrupted)
-                return
+            var wait = delay
+            var next: TaskRecord?
+            while next == nil {
+                do {
+                    try await Task.sleep(for: wait)
+                } catch {
+                    await conclude(record.id, token: token, attempt: record.attempts, .interrupted)
+                    return
+                }
+                switch await beginRetry(record.id, token: token, attempt: record.attempts) {
+                case .started(let started): next = started
+                case .gone: return
+                case .storeFailed: wait = Self.storageRetryInterval
+                }
             }
-            guard let next = await beginRetry(record.id, token: token, attempt: record.attempts) else { return }
-            record = next
+            record = next!
         }
     }
 
@@ -196,9 +212,17 @@ extension TaskManager {
         }
     }
 
-    /// Counts the next attempt; nil if the task is not this run's any more (the worker stops).
-    private func beginRetry(_ id: String, token: UInt64, attempt: Int) -> TaskRecord? {
-        guard running[id]?.token == token else { return nil }
+    enum RetryStart {
+        case started(TaskRecord)
+        /// The task is not this run's any more: the worker stops.
+        case gone
+        /// The next attempt could not be recorded (the store failed): try again shortly.
+        case storeFailed
+    }
+
+    /// Counts the next attempt.
+    private func beginRetry(_ id: String, token: UInt64, attempt: Int) -> RetryStart {
+        guard running[id]?.token == token else { return .gone }
         let now = StoredTime.now()
         let record: TaskRecord?
         do {
@@ -206,19 +230,17 @@ extension TaskManager {
                 current.state == .running && current.attempts == attempt ? current.retried(at: now) : nil
             }
         } catch {
-            logger.error("could not start another attempt: \(error); the task stays running until the next start settles it",
-                metadata: ["task.id": "\(id)"])
-            release(id)
-            return nil
+            logger.error("could not record another attempt: \(error); trying again", metadata: ["task.id": "\(id)"])
+            return .storeFailed
         }
         guard let record else {
             logger.warning("task changed meanwhile; not retried", metadata: ["task.id": "\(id)"])
             release(id)
-            return nil
+            return .gone
         }
         running[id]?.attempt = record.attempts
         notify(record, transition: true)
-        return record
+        return .started(record)
     }
 
     func reportProgress(id: String, token: UInt64, attempt: Int, fraction: Double, message: String) {
@@ -234,14 +256,21 @@ extension TaskManager {
         }
     }
 
-    /// Records how the run ended and frees its slot; ignored if the run was given up on.
+    /// Records how the run ended and frees its slot; ignored if the run was given up on. An
+    /// outcome that cannot be stored keeps the slot until `retryStorage()` stores it.
     private func conclude(_ id: String, token: UInt64, attempt: Int, _ verdict: Verdict) {
         guard let execution = running[id], execution.token == token else { return }
-        persist(verdict, of: id, execution, attempt: attempt)
-        release(id)
+        if persist(verdict, of: id, execution, attempt: attempt) {
+            release(id)
+        } else {
+            running[id]?.unpersisted = verdict
+            running[id]?.attempt = attempt
+        }
     }
 
-    private func persist(_ verdict: Verdict, of id: String, _ execution: Execution, attempt: Int) {
+    /// Stores the outcome of a run; false if the store failed (true also when the task had
+    /// changed meanwhile and the outcome was discarded).
+    func persist(_ verdict: Verdict, of id: String, _ execution: Execution, attempt: Int) -> Bool {
         let now = StoredTime.now()
         do {
             let record = try tasks.update(id) { current in
@@ -254,7 +283,7 @@ extension TaskManager {
             }
             guard let record else {
                 logger.warning("task changed meanwhile; the outcome of its handler was discarded", metadata: ["task.id": "\(id)"])
-                return
+                return true
             }
             switch record.state {
             case .succeeded: logger.info("task succeeded: \(record.message)", metadata: metadata(record))
@@ -262,10 +291,14 @@ extension TaskManager {
             default: logger.warning("task \(record.state.rawValue): \(record.message)", metadata: metadata(record))
             }
             notify(record, transition: true)
+            return true
         } catch {
-            logger.error(
-                "could not record the outcome of a task: \(error); it stays running until the next start settles it",
-                metadata: ["task.id": "\(id)"])
+            if execution.unpersisted == nil {
+                logger.error(
+                    "could not record the outcome of a task: \(error); retrying every \(Self.storageRetryInterval) until it is stored",
+                    metadata: ["task.id": "\(id)"])
+            }
+            return false
         }
     }
 
@@ -297,7 +330,7 @@ extension TaskManager {
     }
 
     /// Frees the run's slot and lets waiting tasks start.
-    private func release(_ id: String) {
+    func release(_ id: String) {
         guard let execution = running.removeValue(forKey: id) else { return }
         runningPerQueue[execution.queue, default: 1] -= 1
         if running.isEmpty {
@@ -355,17 +388,25 @@ extension TaskManager {
             logger.info("stopping: waiting up to \(configuration.drainTimeout) for \(running.count) running task(s)")
             await waitForIdle(timeout: configuration.drainTimeout)
         }
+        retryStorage()
         if !running.isEmpty {
             logger.warning("stopping: cancelling \(running.count) task(s) still running")
-            for id in running.keys {
+            for id in running.keys where running[id]?.unpersisted == nil {
                 if running[id]?.interruption == nil { running[id]?.interruption = .shutdown }
                 running[id]?.handle?.cancel()
             }
             await waitForIdle(timeout: configuration.cancelGrace)
         }
+        retryStorage()
         for (id, execution) in running {
-            logger.error("the handler ignored its cancellation; recording the task as interrupted", metadata: ["task.id": "\(id)"])
-            persist(.interrupted, of: id, execution, attempt: execution.attempt)
+            if execution.unpersisted != nil {
+                logger.error(
+                    "stopping with the outcome of a task not stored (the state store fails); the next start settles it",
+                    metadata: ["task.id": "\(id)"])
+            } else {
+                logger.error("the handler ignored its cancellation; recording the task as interrupted", metadata: ["task.id": "\(id)"])
+                _ = persist(.interrupted, of: id, execution, attempt: execution.attempt)
+            }
             release(id)
         }
         for continuations in watchers.values {

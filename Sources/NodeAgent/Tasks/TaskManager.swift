@@ -83,6 +83,10 @@ public actor TaskManager: Service {
     var wake: AsyncStream<Void>.Continuation?
     var phase: Phase = .idle
     var lastToken: UInt64 = 0
+    /// Tasks of the previous run whose settlement could not be stored yet (`recover()`).
+    var unsettled: [QueuedTask] = []
+    /// A task could not be marked running (the store failed): `retryStorage()` dispatches again.
+    var startFailed = false
 
     /// - Parameter onChange: called after every persisted change, in order per task, without
     ///   holding up the workers; `transition` is true for state changes, submissions and retry
@@ -250,15 +254,41 @@ public actor TaskManager: Service {
     /// Settles the tasks a previous run left unfinished. Call once, after registering the
     /// handlers and before `run()`. Queued tasks are kept queued; running ones are queued again
     /// if their kind is resumable, otherwise failed with reason "agent-restarted" (as are tasks
-    /// of kinds this agent does not know).
+    /// of kinds this agent does not know). A task whose new state cannot be stored now (a full
+    /// disk) is settled by `run()` as soon as the store takes writes again; until then it does
+    /// not run. Throws only when the unfinished tasks cannot be read at all.
     public func recover() async throws(StateStoreError) -> RecoveryReport {
         var report = RecoveryReport()
-        let known = Set(pending.map(\.id)).union(running.keys)
+        let known = Set(pending.map(\.id)).union(running.keys).union(unsettled.map(\.record.id))
         for found in try tasks.unfinished() where !known.contains(found.record.id) {
-            let record = found.record
-            let registration = registrations[record.kind]
-            let now = StoredTime.now()
-            let settled = try tasks.update(record.id) { current in
+            switch settle(found) {
+            case .resumed: report.resumed.append(found.record.id)
+            case .requeued: report.requeued.append(found.record.id)
+            case .failed: report.failed.append(found.record.id)
+            case .changed: break
+            case .deferred:
+                report.deferred.append(found.record.id)
+                unsettled.append(found)
+            }
+        }
+        pending.sort { $0.sequence < $1.sequence }
+        logger.info("recovered tasks: \(report.summary)")
+        wake?.yield()
+        return report
+    }
+
+    enum Settlement {
+        case resumed, requeued, failed, changed, deferred
+    }
+
+    /// Settles one task left unfinished by a previous run (see `recover()`).
+    private func settle(_ found: QueuedTask) -> Settlement {
+        let record = found.record
+        let registration = registrations[record.kind]
+        let now = StoredTime.now()
+        let settled: TaskRecord?
+        do {
+            settled = try tasks.update(record.id) { current in
                 guard current.state == record.state, current.attempts == record.attempts else { return nil }
                 switch (current.state, registration) {
                 case (.queued, .some):
@@ -284,21 +314,61 @@ public actor TaskManager: Service {
                         at: now)
                 }
             }
-            guard let settled else { continue }
-            switch settled.state {
-            case .queued:
-                if record.state == .queued { report.resumed.append(record.id) } else { report.requeued.append(record.id) }
-                pending.append(Pending(QueuedTask(sequence: found.sequence, record: settled)))
-            default:
-                report.failed.append(record.id)
-                logger.warning("task failed: \(settled.message)", metadata: metadata(settled))
+        } catch {
+            if record.state == .queued, registration != nil {
+                // Queued in the database already: it runs; only the note is lost.
+                pending.append(Pending(found))
+                return .resumed
             }
-            notify(settled, transition: true)
+            logger.warning(
+                "cannot settle a task of the previous run yet: \(error); retrying until the state store takes writes",
+                metadata: metadata(record))
+            return .deferred
         }
-        pending.sort { $0.sequence < $1.sequence }
-        logger.info("recovered tasks: \(report.summary)")
-        wake?.yield()
-        return report
+        guard let settled else { return .changed }
+        notify(settled, transition: true)
+        switch settled.state {
+        case .queued:
+            pending.append(Pending(QueuedTask(sequence: found.sequence, record: settled)))
+            return record.state == .queued ? .resumed : .requeued
+        default:
+            logger.warning("task failed: \(settled.message)", metadata: metadata(settled))
+            return .failed
+        }
+    }
+
+    /// Stores what could not be stored before (outcomes of finished runs, settlements of the
+    /// previous run's tasks) and starts the tasks that could not be marked running. Called
+    /// every `storageRetryInterval` by `run()`; does nothing when nothing waits.
+    func retryStorage() {
+        for (id, execution) in running {
+            guard let verdict = execution.unpersisted else { continue }
+            if persist(verdict, of: id, execution, attempt: execution.attempt) {
+                logger.notice("the outcome of the task is stored now", metadata: ["task.id": "\(id)"])
+                release(id)
+            }
+        }
+        if !unsettled.isEmpty {
+            let waiting = unsettled
+            unsettled = []
+            for found in waiting where settle(found) == .deferred { unsettled.append(found) }
+            pending.sort { $0.sequence < $1.sequence }
+            wake?.yield()
+        }
+        if startFailed {
+            startFailed = false
+            dispatch()
+        }
+    }
+
+    /// How often stores that failed are tried again.
+    static let storageRetryInterval: Duration = .seconds(1)
+
+    private nonisolated func retryStorageRegularly() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.storageRetryInterval)
+            await retryStorage()
+        }
     }
 
     /// Runs tasks until this task is cancelled or a ServiceLifecycle graceful shutdown starts,
@@ -318,10 +388,12 @@ public actor TaskManager: Service {
         wake.yield()
         logger.info("task manager started", metadata: ["queued": "\(pending.count)"])
         let pruner = Task { await self.pruneRegularly() }
+        let retrier = Task { await self.retryStorageRegularly() }
         await cancelWhenGracefulShutdown {
             for await _ in wakeups { await self.dispatch() }
         }
         pruner.cancel()
+        retrier.cancel()
         phase = .stopping
         self.wake = nil
         wake.finish()
