@@ -110,7 +110,8 @@ let package = Package(
 
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "NodeAgentTests", dependencies: ["NodeAgent", "Libvirt", "TestSupport"],
+            name: "NodeAgentTests",
+            dependencies: ["NodeAgent", "Libvirt", "TestSupport", "AgentAPI", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         // Runs inside a test guest (scripts/build-guest-tools.sh): real cgroup v2 limits.
         .executableTarget(name: "nodeagent-guestcheck", dependencies: ["CGroups"], swiftSettings: strict),
@@ -132,6 +133,15 @@ let package = Package(
                 "NodeAgent", "AgentAPI", "Probes", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
+        // Faults, hostile input, load and security against the real daemon (docs/RELIABILITY.md).
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "NodeAgent", "AgentAPI", "TestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         .target(

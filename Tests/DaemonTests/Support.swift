@@ -5,32 +5,6 @@ import NodeAgent
 import TestSupport
 import Testing
 
-/// A guest spec the test driver accepts (it checks no paths): kernel boot, no disks.
-func testSpec(_ name: String, memory: String = "128MiB") -> Nodeagent_V1_GuestSpec {
-    var spec = Nodeagent_V1_GuestSpec()
-    spec.name = name
-    spec.memory = memory
-    spec.vcpus = 1
-    spec.boot.mode = "kernel"
-    spec.boot.kernel = "/var/lib/nodeagent/test/vmlinuz"
-    spec.labels = ["suite": "daemon"]
-    return spec
-}
-
-/// The error the RPC `body` makes; records an issue if it succeeds.
-func rpcError<T>(_ body: () async throws -> T, sourceLocation: SourceLocation = #_sourceLocation) async -> RPCError? {
-    do {
-        _ = try await body()
-        Issue.record("the call succeeded; an error was expected", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as RPCError {
-        return error
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
 /// A datagram socket bound at `path`, for NOTIFY_SOCKET or a test journal. A thread receives
 /// continuously (a unix datagram queue holds only net.unix.max_dgram_qlen = 10 messages; a
 /// sender that finds it full gets EAGAIN, as with a stalled journald).

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import NodeAgent
 import TestSupport
 import Testing
@@ -68,6 +69,132 @@ struct StateStoreTests {
             let error = try #require(throws: StateStoreError.self) { try StateStore(directory: file + "/state") }
             #expect(error.path == file + "/state/state.sqlite")
             #expect(error.reason.hasPrefix("cannot create the state directory \(file)/state"))
+        }
+    }
+}
+
+/// Damaged or foreign databases are refused before anything writes to them (issue 11, item 7):
+/// the file stays byte for byte as it was, and the reason names what is wrong.
+@Suite("State database: damaged and foreign files")
+struct StateStoreDamageTests {
+    enum Damage: String, CaseIterable, Sendable {
+        case garbagePages, truncated, droppedTable, droppedColumn, foreignProgram, foreignMigrations, newerSchema
+    }
+
+    /// What the refusal must say for each damage.
+    static let expected: [Damage: String] = [
+        .garbagePages: "corrupt",
+        .truncated: "corrupt",
+        .droppedTable: "the table events is missing",
+        .droppedColumn: "the table tasks lacks the column(s) error_message",
+        .foreignProgram: "belongs to another program (its tables: invoices, users)",
+        .foreignMigrations: "belongs to another program",
+        .newerSchema: "newer agent",
+    ]
+
+    @Test(arguments: Damage.allCases)
+    func aDamagedOrForeignDatabaseIsRefusedUnchanged(_ damage: Damage) async throws {
+        try await withTemporaryDirectory("state") { directory in
+            let path = directory.file("state.sqlite")
+            try Self.make(damage, at: directory.path)
+            let before = try #require(FileManager.default.contents(atPath: path))
+            let error = try #require(throws: StateStoreError.self) { try StateStore(directory: directory.path) }
+            #expect(error.kind == .damaged, "\(error)")
+            #expect(error.reason.contains(Self.expected[damage]!), "\(error.reason)")
+            #expect(error.reason.contains("left untouched"), "\(error.reason)")
+            #expect(FileManager.default.contents(atPath: path) == before, "the file was changed by the refused open")
+            // And again: a refusal is stable.
+            #expect(throws: StateStoreError.self) { try StateStore(directory: directory.path) }
+            #expect(FileManager.default.contents(atPath: path) == before)
+        }
+    }
+
+    /// A database of the agent with some tasks and events, closed (checkpointed), then damaged.
+    static func make(_ damage: Damage, at directory: String) throws {
+        let path = directory + "/state.sqlite"
+        switch damage {
+        case .foreignProgram:
+            let queue = try DatabaseQueue(path: path)
+            try queue.write { db in
+                try db.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE invoices (id INTEGER)")
+                try db.execute(sql: "INSERT INTO users (name) VALUES ('alice')")
+            }
+            try queue.close()
+            return
+        case .foreignMigrations:
+            let queue = try DatabaseQueue(path: path)
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("createUsers") { db in try db.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY)") }
+            try migrator.migrate(queue)
+            try queue.close()
+            return
+        default:
+            break
+        }
+        do {
+            let store = try StateStore(directory: directory)
+            let log = EventLog(store: store)
+            for index in 0..<400 { try log.append(type: "test", payload: Data(repeating: UInt8(index % 256), count: 300)) }
+            store.close()
+        }
+        switch damage {
+        case .garbagePages:
+            // Pages 3 and 4 (of 4 KiB) overwritten with random bytes: the tables' b-trees.
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            try handle.seek(toOffset: 2 * 4096)
+            var generator = SystemRandomNumberGenerator()
+            try handle.write(contentsOf: Data((0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+            try handle.close()
+        case .truncated:
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+            #expect(truncate(path, off_t(size / 2)) == 0)
+        case .droppedTable, .droppedColumn, .newerSchema:
+            let queue = try DatabaseQueue(path: path)
+            try queue.write { db in
+                switch damage {
+                case .droppedTable: try db.execute(sql: "DROP TABLE events")
+                case .droppedColumn: try db.execute(sql: "ALTER TABLE tasks DROP COLUMN error_message")
+                default: try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9')")
+                }
+            }
+            try queue.close()
+        default:
+            break
+        }
+    }
+
+    /// After a clean close the write-ahead log is empty and the database file alone holds the
+    /// data: a copy of state.sqlite (the backup an operator makes) has every event (item 6).
+    @Test func aCleanCloseLeavesEverythingInTheDatabaseFile() async throws {
+        try await withTemporaryDirectory("state") { directory in
+            let store = try StateStore(directory: directory.path)
+            let log = EventLog(store: store)
+            for index in 0..<200 { try log.append(type: "test", payload: Data("event \(index)".utf8)) }
+            let wal = directory.file("state.sqlite-wal")
+            #expect((try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0) > 0, "the events are in the WAL")
+            store.close()
+            #expect((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0 == 0)
+            try await withTemporaryDirectory("copy") { copy in
+                try FileManager.default.copyItem(atPath: directory.file("state.sqlite"), toPath: copy.file("state.sqlite"))
+                let queue = try DatabaseQueue(path: copy.file("state.sqlite"))
+                #expect(try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") } == 200)
+                #expect(try queue.read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") } == StateStore.applicationID)
+            }
+        }
+    }
+
+    /// A checkpoint during operation moves the WAL into the file too (what StoreMaintenance does
+    /// every 30 s).
+    @Test func aCheckpointEmptiesTheWriteAheadLog() async throws {
+        try await withTemporaryDirectory("state") { directory in
+            let store = try StateStore(directory: directory.path)
+            let log = EventLog(store: store)
+            for index in 0..<100 { try log.append(type: "test", payload: Data("event \(index)".utf8)) }
+            #expect(try store.checkpoint())
+            #expect((try FileManager.default.attributesOfItem(atPath: directory.file("state.sqlite-wal"))[.size] as? Int) == 0)
+            #expect(try log.lastSequence == 100)
+            #expect(store.condition().ok)
+            #expect(try store.quickCheck() == nil)
         }
     }
 }

@@ -15,6 +15,8 @@ public final class AgentProcess: @unchecked Sendable {
     public let logPath: String
     public let arguments: [String]
     public let environment: [String: String]
+    /// A command the agent is started through (e.g. `PrivateTmpfs.launcher`); empty: none.
+    public let launcher: [String]
     public private(set) var pid: pid_t?
 
     public var endpoint: AgentEndpoint { .unix(path: socketPath) }
@@ -23,9 +25,10 @@ public final class AgentProcess: @unchecked Sendable {
     /// and passed with --config; without it the embedded default applies (test:///default).
     public init(
         directory: String, config: String? = nil, arguments extra: [String] = [], environment: [String: String] = [:],
-        waitUntilReady: Bool = true
+        launcher: [String] = [], waitUntilReady: Bool = true
     ) async throws {
         self.directory = directory
+        self.launcher = launcher
         stateDirectory = directory + "/state"
         socketPath = directory + "/agent.sock"
         logPath = directory + "/agent.log"
@@ -46,7 +49,13 @@ public final class AgentProcess: @unchecked Sendable {
 
     /// Starts the process again (after `kill` or `stop`), with the same state.
     public func start() throws {
-        pid = try spawn(Self.binary, arguments, stdout: logPath + ".out", stderr: logPath, environment: environment)
+        if let program = launcher.first {
+            pid = try spawn(
+                program, Array(launcher.dropFirst()) + [Self.binary] + arguments, stdout: logPath + ".out", stderr: logPath,
+                environment: environment)
+        } else {
+            pid = try spawn(Self.binary, arguments, stdout: logPath + ".out", stderr: logPath, environment: environment)
+        }
     }
 
     /// Waits until the API answers a health check (or the process dies).

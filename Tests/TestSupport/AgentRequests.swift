@@ -1,5 +1,7 @@
 public import AgentAPI
 import Foundation
+public import GRPCCore
+public import Testing
 public import NodeAgent
 
 public func defineRequest(_ spec: Nodeagent_V1_GuestSpec, id: String = requestID("define")) -> Nodeagent_V1_DefineGuestRequest {
@@ -32,3 +34,30 @@ public func succeed(_ client: AgentClient, _ submit: (AgentClient) async throws 
     guard task.state == .succeeded else { throw TaskDidNotSucceed(task: task) }
     return task
 }
+
+/// A guest spec the test driver accepts (it checks no paths): kernel boot, no disks.
+public func testSpec(_ name: String, memory: String = "128MiB") -> Nodeagent_V1_GuestSpec {
+    var spec = Nodeagent_V1_GuestSpec()
+    spec.name = name
+    spec.memory = memory
+    spec.vcpus = 1
+    spec.boot.mode = "kernel"
+    spec.boot.kernel = "/var/lib/nodeagent/test/vmlinuz"
+    spec.labels = ["suite": "daemon"]
+    return spec
+}
+
+/// The error the RPC `body` makes; records an issue if it succeeds.
+public func rpcError<T>(_ body: () async throws -> T, sourceLocation: SourceLocation = #_sourceLocation) async -> RPCError? {
+    do {
+        _ = try await body()
+        Issue.record("the call succeeded; an error was expected", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+

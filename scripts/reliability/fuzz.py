@@ -94,8 +94,10 @@ ALWAYS_ALLOWED = {
 # UNAVAILABLE is allowed only for what docs/API.md gives it: these reasons, in the message.
 UNAVAILABLE_REASONS = [
     ("cgroup hierarchy absent", re.compile(r"no cgroup v2 hierarchy|not a cgroup2 mount|no cgroup2 hierarchy", re.I)),
-    ("libvirt unreachable", re.compile(r"libvirt[^\n]{0,200}(unreachable|not connected|cannot connect|connection (lost|closed|refused|reset))|"
-                                       r"(unreachable|not connected)[^\n]{0,80}libvirt", re.I)),
+    # "libvirt ... unreachable", or a libvirt call (virXxx) / the hypervisor URI with "not connected", "no connection to"...
+    ("libvirt unreachable", re.compile(r"(?=.*(?:libvirt|\bvir[A-Z]\w+|\w+(?:\+\w+)?:///?))(?=.*(?:unreachable|not connected|"
+                                       r"no connection to|cannot connect|failed to connect|connection (?:lost|closed|refused|reset)))",
+                                       re.I | re.S)),
     ("state store failure", re.compile(r"state store", re.I)),
 ]
 
@@ -423,7 +425,7 @@ def toml_potentially_valid(text: str) -> bool:
     """Whether the agent might accept this profile text: it parses (as Python reads TOML) and has a
     non-empty string name. Text that does not parse is taken as refused."""
     try:
-        table = tomllib.loads(text)
+        table = tomllib.loads(text.removeprefix("\ufeff"))  # the agent's TOML reader skips a byte order mark
     except Exception:  # TOMLDecodeError, RecursionError, ...
         return False
     name = table.get("name")
@@ -831,6 +833,8 @@ class Generator:
         msg = cls()
         if desc.full_name == "nodeagent.v1.GuestSpec" and plausible:
             return self.guest_spec()
+        if desc.full_name == "nodeagent.v1.Tunables" and plausible:
+            return self.tunables()
         if desc.full_name.startswith("google.protobuf.") and plausible:
             return msg
         if depth > 5:
@@ -868,6 +872,22 @@ class Generator:
         if f.message_type is not None and not is_map(f):
             return self.chance(0.5)
         return self.chance(0.35)
+
+    def tunables(self):
+        """One to three values libvirt's limits accept."""
+        t = message_class(_desc_by_name["nodeagent.v1.Tunables"])()
+        setters = [
+            lambda: setattr(t.cpu, "shares", self.pick([2, 512, 1024, 262144])),
+            lambda: (setattr(t.cpu, "period", 100000), setattr(t.cpu, "quota", self.pick([-1, 1000, 50000]))),
+            lambda: setattr(t.cpu, "emulator_period", 100000),
+            lambda: setattr(t.memory, "hard_limit", self.pick(["256MiB", "128MiB"])),
+            lambda: setattr(t.memory, "soft_limit", "64MiB"),
+            lambda: setattr(t.memory, "swap_hard_limit", "512MiB"),
+            lambda: setattr(t.blkio, "weight", self.pick([100, 500, 1000])),
+        ]
+        for setter in self.rng.sample(setters, self.rng.randint(1, 3)):
+            setter()
+        return t
 
     def guest_spec(self):
         spec = message_class(_desc_by_name["nodeagent.v1.GuestSpec"])()
@@ -1067,7 +1087,7 @@ class Generator:
                 detail = "deliberate tiny burn-in"
                 self.deliberate_profile(msg)
             else:
-                detail = self.mutate(msg)
+                detail = "; ".join(self.mutate(msg) for _ in range(1 if self.chance(0.8) else self.rng.randint(2, 3)))
         else:
             raise ValueError(strategy)
         poisoned = self.sanitize(msg, deliberate=deliberate)
@@ -1533,6 +1553,7 @@ class Fuzzer:
         self.calls_made = 0
         self.log = open(args.log, "w") if args.log else None
         self.task_errors_checked: set[str] = set()
+        self.task_requests: dict[str, str] = {}  # task id -> the request that made it
 
     # -- calling
     def invoke(self, method: Method, payload: bytes) -> Outcome:
@@ -1689,13 +1710,16 @@ class Fuzzer:
         self.strategy_totals[req.strategy] += 1
         self.slowest[label] = max(self.slowest[label], outcome.elapsed)
         self.recent.append(f"{label} {req.strategy} {req.detail}: {req.text(200)} -> {outcome.code.name}")
+        self.check(req, outcome)
+        task = self.learn(req, outcome)
+        if task is not None and task.id and task.id not in self.task_requests and req.strategy != "harness":
+            self.task_requests[task.id] = f"{label} {req.text(300)}"
         if self.log is not None:
             self.log.write(json.dumps({"n": self.calls_made, "method": label, "strategy": req.strategy, "detail": req.detail,
                                        "request": req.text(300), "bytes": len(req.payload), "status": outcome.code.name,
                                        "message": collapse(outcome.details, 500), "seconds": round(outcome.elapsed, 4),
-                                       "responses": len(outcome.responses)}, ensure_ascii=False) + "\n")
-        self.check(req, outcome)
-        task = self.learn(req, outcome)
+                                       "responses": len(outcome.responses), "task": task.id if task is not None else None},
+                                      ensure_ascii=False) + "\n")
         self.check_request_id(req, outcome, task)
         if req.method.input.full_name == "nodeagent.v1.StartBurnInRequest" and outcome.code == SC.OK and task is not None:
             self.burnin_accepted(req, task)
@@ -1783,11 +1807,11 @@ class Fuzzer:
     @staticmethod
     def weight(method: Method) -> int:
         """Methods with more to validate get more calls: 1 + one per 6 fields of the request
-        (nested ones counted), at most 4."""
+        (nested ones counted, a repeated or map field as 3), at most 4."""
         def count(desc, depth=0):
             n = 0
             for f in desc.fields:
-                n += 1
+                n += 3 if f.is_repeated else 1
                 if f.message_type is not None and not is_map(f) and depth < 4:
                     n += count(f.message_type, depth + 1)
             return n
@@ -1868,9 +1892,16 @@ class Fuzzer:
         """Terminal tasks seen, by kind, state and error (tasks are not checked: information)."""
         states = {3: "SUCCEEDED", 4: "FAILED", 5: "CANCELLED"}
         groups: dict[tuple, dict] = {}
-        for kind, state, code, reason, message in self.world.outcomes.values():
+        for task_id, (kind, state, code, reason, message) in self.world.outcomes.items():
             k = (kind, states.get(state, str(state)), code, reason)
-            g = groups.setdefault(k, {"kind": kind, "state": k[1], "code": code, "reason": reason, "count": 0, "example": message})
+            request = self.task_requests.get(task_id, "")
+            g = groups.setdefault(k, {"kind": kind, "state": k[1], "code": code, "reason": reason, "count": 0, "example": message,
+                                      "request": request, "messages": set()})
+            g["messages"].add(template(message)[:160])
+            if len(message) < len(g["example"]):
+                g["example"], g["request"] = message, request
+        for g in groups.values():
+            g["messages"] = sorted(g["messages"])[:30]
             g["count"] += 1
         return sorted(groups.values(), key=lambda g: (g["kind"], g["state"], -g["count"]))
 
@@ -1886,6 +1917,8 @@ class Fuzzer:
             parts = ", ".join(f"{c} {counts[c]}" for c in codes if c in counts)
             print(f"  {label:<{width}} {total:5d}  {parts}", file=out)
         print("\nstatus totals: " + ", ".join(f"{k} {v}" for k, v in s["status_totals"].items()), file=out)
+        print("(CANCELLED and DEADLINE_EXCEEDED of server streams are the fuzzer's own: it reads "
+              f"{STREAM_MESSAGES} messages or waits {STREAM_DEADLINE}s, then cancels)", file=out)
         print("strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(s["strategies"].items())), file=out)
         if s["unavailable_documented"]:
             print("UNAVAILABLE with a documented reason: " + ", ".join(f"{k} ({v})" for k, v in s["unavailable_documented"].items()), file=out)
@@ -1896,7 +1929,10 @@ class Fuzzer:
         for g in s["task_outcomes"]:
             error = f" code {g['code']} {g['reason']}: {collapse(g['example'], 160)}" if g["state"] == "FAILED" else ""
             print(f"  {g['kind']:<15} {g['state']:<9} x{g['count']}{error}", file=out)
-        print(f"\nfindings: {s['findings_distinct']} distinct, {s['findings_total']} in all", file=out)
+            if g["state"] == "FAILED" and g["request"]:
+                print(f"  {'':<25} from {collapse(g['request'], 200)}", file=out)
+        debatable = sum(1 for f in s["findings"] if f["debatable"])
+        print(f"\nfindings: {s['findings_distinct']} distinct ({debatable} debatable), {s['findings_total']} in all", file=out)
         for f in s["findings"]:
             tag = " (debatable: " + f["debatable"] + ")" if f["debatable"] else ""
             print(f"\n[{f['check']}] {f['method']} -> {f['status']} x{f['count']}{tag}", file=out)

@@ -70,7 +70,13 @@ public final class StateStore: Sendable {
         /// Damage seen while the agent ran (a corrupt page, a dropped table): never cleared.
         var damage: StateStoreError?
         var lastProbe: ContinuousClock.Instant?
+        /// When a write last succeeded.
+        var lastWrite: ContinuousClock.Instant?
     }
+
+    /// How stale `condition()` may be: with no write for this long it probes one itself, so an
+    /// idle agent notices a disk that filled meanwhile.
+    static let probeAfter: Duration = .seconds(10)
 
     /// Opens (creating if needed, with its directory, mode 0700) and migrates the state
     /// database in `directory`. A database that cannot be written now (a full disk) still
@@ -130,16 +136,17 @@ public final class StateStore: Sendable {
         } catch {
             return (false, "\(error)")
         }
+        let now = ContinuousClock.now
         let state = health.withLock { $0 }
         if let damage = state.damage { return (false, "\(damage)") }
-        guard let failure = state.writeFailure else { return (true, "state.sqlite answers and takes writes") }
-        let now = ContinuousClock.now
-        if state.lastProbe.map({ now - $0 >= .seconds(1) }) ?? true {
+        let stale = state.lastWrite.map { now - $0 >= Self.probeAfter } ?? true
+        let mayProbe = state.lastProbe.map { now - $0 >= .seconds(1) } ?? true
+        if (state.writeFailure != nil || stale) && mayProbe {
             health.withLock { $0.lastProbe = now }
-            if (try? probeWrite()) != nil { return (true, "state.sqlite answers and takes writes again") }
+            _ = try? probeWrite()
         }
-        let current = health.withLock { $0.writeFailure } ?? failure
-        return (false, "cannot write since \(current.since.ISO8601Format()): \(current.error.reason); every change is refused until it can")
+        guard let failure = health.withLock({ $0.writeFailure }) else { return (true, "state.sqlite answers and takes writes") }
+        return (false, "cannot write since \(failure.since.ISO8601Format()): \(failure.error.reason); every change is refused until it can")
     }
 
     /// Whether the last write failed for the storage's reasons (and none succeeded since).
@@ -219,7 +226,11 @@ public final class StateStore: Sendable {
     }
 
     private func noteWriteSucceeded() {
-        health.withLock { $0.writeFailure = nil }
+        let now = ContinuousClock.now
+        health.withLock {
+            $0.writeFailure = nil
+            $0.lastWrite = now
+        }
     }
 
     private func noted(_ error: StateStoreError, writing: Bool) -> StateStoreError {
