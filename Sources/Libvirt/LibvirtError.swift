@@ -118,6 +118,8 @@ extension LibvirtError {
             rawValue: Int32(VIR_ERR_NO_DOMAIN_METADATA.rawValue))
         public static let operationUnsupported = Code(
             rawValue: Int32(VIR_ERR_OPERATION_UNSUPPORTED.rawValue))
+        public static let argumentUnsupported = Code(
+            rawValue: Int32(VIR_ERR_ARGUMENT_UNSUPPORTED.rawValue))
         public static let storageVolumeExists = Code(
             rawValue: Int32(VIR_ERR_STORAGE_VOL_EXIST.rawValue))
         public static let xmlInvalidSchema = Code(
@@ -146,6 +148,7 @@ extension LibvirtError {
             case .operationTimeout: "operation-timeout"
             case .noDomainMetadata: "no-domain-metadata"
             case .operationUnsupported: "operation-unsupported"
+            case .argumentUnsupported: "argument-unsupported"
             case .storageVolumeExists: "storage-volume-exists"
             case .xmlInvalidSchema: "xml-invalid-schema"
             default: "code-\(rawValue)"

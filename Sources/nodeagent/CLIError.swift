@@ -9,7 +9,7 @@ import NodeAgent
 struct CLIError: Error, CustomStringConvertible {
     enum Exit: Int32 {
         case failed = 1, notFound = 2, refused = 3, wrongState = 4, timedOut = 5, alreadyExists = 6
-        case cancelled = 7
+        case cancelled = 7, unsupported = 8
         case invalidInput = 65, unavailable = 69, cannotCreate = 73, ioError = 74
     }
     var exit: Exit
@@ -32,6 +32,7 @@ struct CLIError: Error, CustomStringConvertible {
             case .unavailable: .unavailable
             case .failed: .failed
             case .cancelled: .cancelled
+            case .unsupported: .unsupported
             }
         self.init(exit, error.description)
     }
@@ -47,6 +48,7 @@ struct CLIError: Error, CustomStringConvertible {
             case .deadlineExceeded: .timedOut
             case .unavailable, .resourceExhausted: .unavailable
             case .cancelled: .cancelled
+            case .unimplemented: .unsupported
             default: .failed
             }
         self.init(exit, error.message)

@@ -1013,6 +1013,10 @@ class Generator:
             'name = "x"\n[cpu]\nduration = 1\n' + "[cpu.deeper]\n",  # a sub-table as an option
             'name = "x"\n[cpu.x]\n', 'name = "x"\ncheck = 5\n', 'name = "x"\n[[check]]\n', '[[cpu]]\nname="x"\n',
             'name = "' + "\\u0000" + '"\n', 'name = "\\uD800"\n', 'name = "x"\n[network]\nserver = "127.0.0.1:1"\nenabled = "no"\n',
+        ]) if self.chance(0.7) else self.pick([
+            # malformed table headers and values: a key or a value that cannot start
+            'name = "x"\n[}cpu]\n', "[\n", "[[=", "[.a]", "a = [}", "a = {b = [}}", 'name = "x"\n[cpu]\nkernels = [}\n',
+            "a..b = 1", "a = {,}", "a = [1,,2]", "[a b]", "a = 1979-13-45", "[ ]", "[[ ]]", 'a = {b = 1,}', "a = [,]",
         ])
 
     def mutate_text(self, text: str) -> str:
@@ -1554,6 +1558,7 @@ class Fuzzer:
         self.log = open(args.log, "w") if args.log else None
         self.task_errors_checked: set[str] = set()
         self.task_requests: dict[str, str] = {}  # task id -> the request that made it
+        self.last_request: Optional[Request] = None
 
     # -- calling
     def invoke(self, method: Method, payload: bytes) -> Outcome:
@@ -1702,6 +1707,7 @@ class Fuzzer:
         return task
 
     def call(self, req: Request) -> Outcome:
+        self.last_request = req
         outcome = self.invoke(req.method, req.payload)
         self.calls_made += 1
         label = req.method.label
@@ -1762,9 +1768,11 @@ class Fuzzer:
             if outcome.code == SC.OK:
                 return True
             time.sleep([0.5, 1, 2, 0][attempt])
-        req = Request(method, "health", b"", detail=why)
-        self.finding("crash", req, outcome, f"Node.GetHealth does not answer ({outcome.code.name}: {outcome.details[:300]}) {why}; "
-                                            f"last calls: " + " | ".join(self.recent))
+        # The finding names the last request sent before the agent stopped answering.
+        culprit = self.last_request or Request(method, "health", b"", detail=why)
+        self.finding("crash", culprit, outcome,
+                     f"the agent stopped answering: Node.GetHealth {outcome.code.name} ({outcome.details[:200]}) {why}; "
+                     f"last calls: " + " | ".join(self.recent))
         return False
 
     def refresh(self) -> None:

@@ -17,6 +17,7 @@ enum RPCStatusMapping {
         case AgentError.Code.refused.rawValue, AgentError.Code.wrongState.rawValue: .failedPrecondition
         case AgentError.Code.timedOut.rawValue: .deadlineExceeded
         case AgentError.Code.unavailable.rawValue: .unavailable
+        case AgentError.Code.unsupported.rawValue: .unimplemented
         case "cancelled": .cancelled
         case "agent-restarted", "agent-stopped": .aborted
         case "permission-denied": .permissionDenied
@@ -28,18 +29,9 @@ enum RPCStatusMapping {
         RPCError(code: code(forReason: error.code.rawValue), message: error.description)
     }
 
+    /// The same classification as a cgroup task's failure (`AgentError(_:CGroupError)`).
     static func error(_ error: CGroupError) -> RPCError {
-        let code: RPCError.Code
-        switch (error.kind, error.errno) {
-        case (.invalidValue, _), (.outsideRoot, _), (.system, EINVAL), (.system, ERANGE), (.system, ENAMETOOLONG):
-            code = .invalidArgument
-        case (.system, ENOENT): code = .notFound
-        case (.system, EBUSY), (.system, EOPNOTSUPP), (.system, ENOTEMPTY), (.system, EEXIST), (.timedOut, _):
-            code = .failedPrecondition
-        case (.system, EACCES), (.system, EPERM): code = .permissionDenied
-        default: code = .internalError
-        }
-        return RPCError(code: code, message: "\(error)")
+        self.error(AgentError(error, subject: "", operation: ""))
     }
 
     static func error(_ error: TaskSubmitError) -> RPCError {

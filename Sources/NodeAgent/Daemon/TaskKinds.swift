@@ -155,16 +155,20 @@ extension AgentCore {
         case .cgroupSet:
             let request = try Nodeagent_V1_SetCGroupLimitsRequest(serializedBytes: input)
             guard let tree = cgroups else { throw AgentError(.unavailable, subject: request.path, operation: "set", message: "no cgroup v2 hierarchy") }
-            let group = try tree.group(CGroupPaths.relative(request.path))
-            let settings = request.settings.map { setting in
-                let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-                return (file: parts.first ?? "", value: parts.count > 1 ? parts[1] : "")
+            do {
+                let group = try tree.group(CGroupPaths.relative(request.path))
+                let settings = request.settings.map { setting in
+                    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+                    return (file: parts.first ?? "", value: parts.count > 1 ? parts[1] : "")
+                }
+                let resources = try CGroupResources(settings: settings)
+                try group.apply(resources)
+                return try Nodeagent_V1_TaskResult(
+                    summary: "\(group): \(request.settings.joined(separator: ", "))", .cgroup(try Nodeagent_V1_CGroupStats(reading: group))
+                ).outcome
+            } catch let error as CGroupError {
+                throw AgentError(error, subject: request.path.isEmpty ? "/" : request.path, operation: "set")
             }
-            let resources = try CGroupResources(settings: settings)
-            try group.apply(resources)
-            return try Nodeagent_V1_TaskResult(
-                summary: "\(group): \(request.settings.joined(separator: ", "))", .cgroup(try Nodeagent_V1_CGroupStats(reading: group))
-            ).outcome
         case .burninRun:
             return try await runBurnIn(context)
         }

@@ -1,4 +1,6 @@
 public import Libvirt
+import CGroups
+import Glibc
 
 /// Why a guest or volume operation was refused or failed. `code` is what callers act on (the CLI maps it
 /// to an exit code, the RPC layer to a status); the message names the guest and the reason.
@@ -18,6 +20,9 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         case timedOut = "timed-out"
         /// libvirt is unreachable.
         case unavailable = "unavailable"
+        /// The hypervisor (libvirt's driver) does not support the operation or one of its
+        /// options.
+        case unsupported = "unsupported"
         /// libvirt failed the operation for another reason.
         case failed = "failed"
         /// The operation was cancelled (a cancelled task) before it finished.
@@ -47,7 +52,9 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         self.spec = spec
     }
 
-    public var description: String { "\(operation) \(subject): \(message)" }
+    public var description: String {
+        operation.isEmpty && subject.isEmpty ? message : "\(operation) \(subject): \(message)"
+    }
 
     /// Classifies a libvirt failure.
     static func from(_ error: LibvirtError, subject: String, operation: String) -> AgentError {
@@ -59,12 +66,34 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
             case .noDomain, .noStoragePool, .noStorageVolume: code = .notFound
             case .domainExists, .storageVolumeExists: code = .alreadyExists
             case .operationInvalid: code = .wrongState
+            case .noSupport, .operationUnsupported, .argumentUnsupported: code = .unsupported
+            // libvirt's virCheckFlags reports a flag the driver does not support as an invalid
+            // argument; there is no other code to tell it by.
+            case .invalidArgument where error.message.hasPrefix("unsupported flags"): code = .unsupported
             case .xmlError, .xmlDetail, .xmlInvalidSchema, .invalidArgument, .configUnsupported:
                 code = .invalidArgument
             default: code = .failed
             }
         }
         return AgentError(code, subject: subject, operation: operation, message: error.description, libvirt: error)
+    }
+}
+
+extension AgentError {
+    /// Classifies a failure of the cgroup library: the kernel's errno says what kind it is.
+    init(_ error: CGroupError, subject: String, operation: String) {
+        let code: Code
+        switch (error.kind, error.errno) {
+        case (.invalidValue, _), (.outsideRoot, _), (.system, EINVAL), (.system, ERANGE), (.system, ENAMETOOLONG):
+            code = .invalidArgument
+        case (.system, ENOENT): code = .notFound
+        case (.system, EBUSY), (.system, ENOTEMPTY), (.timedOut, _): code = .wrongState
+        case (.system, EOPNOTSUPP): code = .unsupported
+        case (.system, EEXIST): code = .alreadyExists
+        case (.system, EACCES), (.system, EPERM): code = .refused
+        default: code = .failed
+        }
+        self.init(code, subject: subject, operation: operation, message: "\(error)")
     }
 }
 

@@ -33,8 +33,23 @@ public struct VolumeManager: Sendable {
         } catch {
             throw AgentError(.invalidArgument, subject: "\(pool)/\(spec.name)", operation: "create volume", message: error.description, spec: error)
         }
+        try await refuseExisting(pool, spec.name, "create volume")
         return try await call("create volume", "\(pool)/\(spec.name)") { () throws(LibvirtError) in
             try await connection.storagePool(named: pool).createVolume(xml: xml).info
+        }
+    }
+
+    /// ALREADY_EXISTS for a name that is taken: libvirt's drivers say so in different ways
+    /// (the test driver with a generic "operation failed", a clone with no error at all). Volume
+    /// tasks on one pool/name run one at a time, so nothing takes the name in between.
+    private func refuseExisting(_ pool: String, _ name: String, _ operation: String) async throws(AgentError) {
+        switch await Result({ () throws(AgentError) in try await lookup(pool, name, operation) }) {
+        case .success:
+            throw AgentError(.alreadyExists, subject: "\(pool)/\(name)", operation: operation, message: "a volume with that name exists")
+        case .failure(let error) where error.code == .notFound && error.libvirt?.code == .noStorageVolume:
+            return
+        case .failure(let error):
+            throw error
         }
     }
 
@@ -55,6 +70,7 @@ public struct VolumeManager: Sendable {
             throw AgentError(.invalidArgument, subject: newName, operation: "clone volume", message: error.description, spec: error)
         }
         let destination = targetPool ?? pool
+        try await refuseExisting(destination, newName, "clone volume")
         return try await call("clone volume", "\(destination)/\(newName)") { () throws(LibvirtError) in
             try await connection.storagePool(named: destination).createVolume(xml: xml, cloning: original).info
         }
