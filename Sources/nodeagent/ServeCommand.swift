@@ -27,6 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Reconcile once, print the inventory and exit (no API).") var once = false
 
     func run() async throws {
+        ProcessSetup.limitMallocArenas()
         try await reporting {
             var config = try global.loadConfig()
             if let stateDir {

@@ -25,12 +25,12 @@ public final class AgentProcess: @unchecked Sendable {
     /// and passed with --config; without it the embedded default applies (test:///default).
     public init(
         directory: String, config: String? = nil, arguments extra: [String] = [], environment: [String: String] = [:],
-        launcher: [String] = [], waitUntilReady: Bool = true
+        launcher: [String] = [], socket: String? = nil, waitUntilReady: Bool = true
     ) async throws {
         self.directory = directory
         self.launcher = launcher
         stateDirectory = directory + "/state"
-        socketPath = directory + "/agent.sock"
+        socketPath = socket ?? directory + "/agent.sock"
         logPath = directory + "/agent.log"
         var arguments = ["serve", "--state-dir", stateDirectory, "--socket", socketPath, "--log-level", "debug"]
         if let config {

@@ -29,6 +29,51 @@ public struct TestCertificates: Sendable {
         return (directory + "/\(name).pem", directory + "/\(name).key")
     }
 
+    /// A client certificate of this CA whose validity ended in 2020 (issued with `openssl ca`,
+    /// the only openssl 3.0 command that takes explicit dates).
+    public func expiredClient(_ commonName: String) throws -> (certificate: String, key: String) {
+        let name = "expired-" + commonName.filter { $0.isLetter || $0.isNumber }
+        let key = directory + "/\(name).key"
+        let request = directory + "/\(name).csr"
+        let configuration = directory + "/\(name).cnf"
+        try "".write(toFile: directory + "/index.txt", atomically: true, encoding: .utf8)
+        try """
+            [ca]
+            default_ca = test
+            [test]
+            database = \(directory)/index.txt
+            new_certs_dir = \(directory)
+            serial = \(directory)/\(name).serial
+            default_md = sha256
+            policy = anything
+            [anything]
+            commonName = supplied
+            [client]
+            extendedKeyUsage = clientAuth
+            """.write(toFile: configuration, atomically: true, encoding: .utf8)
+        try "1000\n".write(toFile: directory + "/\(name).serial", atomically: true, encoding: .utf8)
+        try run("/usr/bin/openssl", [
+            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(commonName)",
+            "-keyout", key, "-out", request,
+        ])
+        try run("/usr/bin/openssl", [
+            "ca", "-batch", "-config", configuration, "-extensions", "client", "-cert", caCertificate, "-keyfile", directory + "/ca.key",
+            "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-in", request, "-out", directory + "/\(name).pem",
+        ])
+        return (directory + "/\(name).pem", key)
+    }
+
+    /// A certificate that signs itself (no CA), with `commonName`.
+    public func selfSignedClient(_ commonName: String) throws -> (certificate: String, key: String) {
+        let name = "selfsigned-" + commonName.filter { $0.isLetter || $0.isNumber }
+        try run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=\(commonName)", "-keyout", directory + "/\(name).key", "-out", directory + "/\(name).pem",
+            "-addext", "extendedKeyUsage=clientAuth",
+        ])
+        return (directory + "/\(name).pem", directory + "/\(name).key")
+    }
+
     private func issue(name: String, commonName: String, extensions: String) throws {
         let key = directory + "/\(name).key"
         let request = directory + "/\(name).csr"

@@ -1,48 +1,70 @@
 #!/usr/bin/env python3
 """Hostile-input fuzzer over the whole nodeagent gRPC API (Protos/nodeagent/v1/*.proto).
 
-    fuzz.py --socket PATH --iterations N --seed S [--scratch DIR] [--call-timeout SECONDS]
-            [--json-summary FILE] [--health-every K] [--allow-real-libvirt] [--verbose]
+    fuzz.py --socket PATH --iterations N --seed S|random [--scratch DIR] [--call-timeout SECONDS]
+            [--json-summary FILE] [--log FILE] [--health-every K] [--allow-real-libvirt] [--verbose]
 
-Every service and method comes from the generated descriptors (examples/python/nodeagent_api,
-made by examples/python/generate.sh); request messages are built by reflection. The calls are
-spread round-robin over all methods (in an order shuffled by the seed), and each call takes one
+Services and methods come from the generated descriptors (examples/python/nodeagent_api, made by
+examples/python/generate.sh: `services_by_name` of every *_pb2 module); requests are built by
+reflection and sent as bytes. Calls go round-robin over all methods in an order the seed
+shuffles, methods with more to validate appearing up to 4 times per round. Each call takes one
 generation strategy:
 
   random   a message from the descriptor: every field kind, nested, repeated, maps, oneofs, with
-           extreme values (empty, huge, 0/-1/min/max of each width, NaN/inf, unknown enum
-           numbers, XML specials, NUL and control characters, unicode, ../ and absolute paths,
-           very long names, valid and invalid request ids, request ids reused for other content);
-  mutate   a plausible request for the method (a guest spec libvirt's test driver accepts, an
-           existing guest, task, volume, ...) with one field changed;
-  raw      bytes: truncated serializations, bit flips, unknown fields of every wire type,
-           invalid UTF-8 in string fields, deep nesting, garbage, messages around the 4 MiB limit;
-  repeat   an earlier request that created a task, sent again (it must answer with that task).
+           extreme values (empty, 1 MiB strings, 0/-1/min/max of each integer width, NaN/inf,
+           unknown enum numbers, XML specials, NUL and control characters, unicode, ../ and
+           absolute paths, very long names, valid and invalid request ids, ids reused for other
+           content); burn-in profiles from parts, garbage TOML, malformed table headers;
+  mutate   a plausible request (a guest spec libvirt's test driver accepts, an existing guest,
+           task, volume, ...) with one field changed (sometimes two or three);
+  raw      bytes: truncated serializations, bit flips, unknown fields of every wire type, invalid
+           UTF-8 in string fields, deep nesting, overlong varints, bad lengths, garbage, and every
+           500th call a request of 4 MiB - 64, 4 MiB, 4 MiB + 1 or 4 MiB + 64 bytes;
+  repeat   an earlier request that created a task, sent again.
+Server streams (Tasks.Watch, Events.Watch, any method the descriptor marks streaming) are read
+for at most 2 messages or 0.25 s, then cancelled. A given seed makes the same sequence of
+requests; only values the agent handed out (task ids, guest UUIDs) differ between agents.
 
-Checks (each failure is a finding): no UNKNOWN, INTERNAL, DATA_LOSS, UNIMPLEMENTED or CANCELLED
-the fuzzer did not cause; UNAVAILABLE only with a documented reason (cgroup hierarchy absent,
-libvirt unreachable, state store failure); no unary call reaching its deadline; every
-INVALID_ARGUMENT message names a field of the request (a proto field path such as
-`spec.disks[0].path`, or the message type for a request that does not decode); a request over
-4 MiB is RESOURCE_EXHAUSTED (and one within it is not); a repeated request id answers with its
-first task, a reused one with different content is ALREADY_EXISTS; a burn-in request the fuzzer
-built to be invalid is refused; and Node.GetHealth answers every --health-every calls and at the
-end (a socket that stops answering is a crash finding and ends the run).
+Checks, each failure a finding (method, strategy, request, status, message):
+  status      no UNKNOWN, INTERNAL, DATA_LOSS, UNAUTHENTICATED, nor a CANCELLED the fuzzer did not
+              cause; UNAVAILABLE only when the message says why in documented terms (cgroup
+              hierarchy absent; libvirt unreachable: "libvirt"/a virXxx call/the URI with "not
+              connected", "unreachable", ...; state store failure, "the disk is full"), and
+              UNIMPLEMENTED only when it says the hypervisor does not support the operation
+              (docs/API.md, reason `unsupported`); the summary counts which;
+  hang        no unary call reaches --call-timeout (every call has a deadline);
+  field-name  every INVALID_ARGUMENT names a field of the request by its proto name (`request_id:`,
+              `spec.disks[0].path`, `(at spec)`), or the request's type for a request that does
+              not decode. Findings marked "debatable" name something close: a burn-in profile key
+              (`cpu.duration: ...`, which docs/API.md allows), or `map_field.KEY`;
+  size-limit  a request over 4 MiB is RESOURCE_EXHAUSTED, one within it is not;
+  request-id  a repeated request id answers with its first task; one reused for other content
+              is ALREADY_EXISTS;
+  burnin-accepted  BurnIn.Start refuses every request the fuzzer built to be refused;
+  task-error  a failed task's error code is a gRPC status other than OK/UNKNOWN, with a reason;
+  crash       Node.GetHealth answers every --health-every calls, after any UNAVAILABLE, INTERNAL,
+              UNKNOWN or DEADLINE_EXCEEDED, and at the end; if the agent stops answering, the run
+              stops and the finding names the last request sent.
+The summary also lists the terminal tasks seen by kind, state and error (not checked).
 
-Exit status: 0 no findings, 1 findings, 2 usage or environment error.
+Exit status: 0 no findings, 1 findings (debatable ones included), 2 usage or environment error.
 
 Safety (the agent runs as root on a shared machine):
-  - only the unix socket given is contacted;
-  - BurnIn.Start: `disk_target` is empty or a path inside --scratch DIR (fixtures, symlinks
-    pointing inside DIR or to /nonexistent/x, are created there), `network_server` a loopback
-    address or text the agent refuses before connecting, `baseline_path` unset, inside DIR,
-    under /nonexistent or relative; every profile is built to be refused (an invalid option of an
-    enabled probe, or an unknown key) except at most 3 deliberate tiny ones (no probes; 1 s of CPU
-    on core 0; 1 MiB of disk in DIR), and every burn-in task that starts is cancelled at once; no
-    more than 5 burn-in tasks per run, after which only requests the agent must refuse are sent;
+  - only the unix socket given is contacted (no proxy, no DNS);
+  - BurnIn.Start: `disk_target` is empty or a path inside --scratch DIR (fixtures made there:
+    a directory, a file, symlinks to inside DIR or to /nonexistent/x, odd names; removed at the
+    end), never a /dev path, checked lexically, through symlinks and cut at NUL; `network_server`
+    a loopback address or text the agent refuses before connecting; `baseline_path` unset, inside
+    DIR, under /nonexistent or relative. Every profile is built to be refused (an invalid option
+    of an enabled probe, or an unknown key) except at most 3 deliberate tiny ones (no probes; 1 s
+    of CPU on core 0; 1 MiB of disk in DIR/sub); a built-in profile name always comes with a
+    baseline_path that does not exist. Raw bytes for BurnIn.Start are sent only when no decoding
+    of them names an unsafe target. Every burn-in task that starts is cancelled at once and
+    waited for at the end; after 5 have started, only requests the agent must refuse are sent;
   - CGroups.SetLimits never names a cgroup.* interface file nor a valid cpuset partition type;
-  - the run is refused (exit 2) when the agent's libvirt URI is not test:///... (the built-in
-    in-memory driver) unless --allow-real-libvirt is given: guests and volumes get destroyed.
+  - the run is refused (exit 2) when the agent's libvirt URI is not test:///... (the in-memory
+    driver) unless --allow-real-libvirt is given: the fuzzer destroys and undefines guests and
+    deletes volumes.
 """
 
 from __future__ import annotations
@@ -61,8 +83,8 @@ import stat
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON_CLIENT = os.path.normpath(os.path.join(HERE, "..", "..", "examples", "python"))
@@ -78,7 +100,6 @@ STREAM_DEADLINE = 0.25  # seconds a server stream is given
 
 try:
     import grpc
-    from google.protobuf import descriptor as _descriptor  # noqa: F401  (import check)
     from google.protobuf import message_factory, text_format
     from google.protobuf.descriptor import FieldDescriptor
     from google.protobuf.message import DecodeError
@@ -98,7 +119,11 @@ UNAVAILABLE_REASONS = [
     ("libvirt unreachable", re.compile(r"(?=.*(?:libvirt|\bvir[A-Z]\w+|\w+(?:\+\w+)?:///?))(?=.*(?:unreachable|not connected|"
                                        r"no connection to|cannot connect|failed to connect|connection (?:lost|closed|refused|reset)))",
                                        re.I | re.S)),
-    ("state store failure", re.compile(r"state store", re.I)),
+    ("state store failure", re.compile(r"state store|disk is full", re.I)),
+]
+# UNIMPLEMENTED likewise (docs/API.md, reason `unsupported`): the hypervisor's driver lacks the operation.
+UNIMPLEMENTED_REASONS = [
+    ("hypervisor does not support it", re.compile(r"not supported|unsupported|does not support", re.I)),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -230,6 +255,7 @@ class BurnInSafety:
     def __init__(self, scratch: Optional[str]):
         self.scratch = os.path.realpath(scratch) if scratch else None
         self.created: list[str] = []
+        self.made_scratch = bool(self.scratch) and not os.path.exists(self.scratch)
         self.targets: list[str] = [""]
         self.baselines: list[str] = ["/nonexistent/nodeagent-fuzz-baseline", "relative/baseline", "", "baseline.json"]
         if self.scratch:
@@ -288,6 +314,11 @@ class BurnInSafety:
                     os.unlink(path)
                 elif os.path.isdir(path):
                     shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                pass
+        if self.made_scratch:
+            try:
+                os.rmdir(self.scratch)  # only if empty
             except OSError:
                 pass
 
@@ -513,6 +544,11 @@ class Request:
         else:
             head = self.payload[:160].hex()
             body = f"hex:{head}{'...' if len(self.payload) > 160 else ''} ({len(self.payload)} bytes)"
+            try:  # what a decoder makes of it, when one can
+                decoded = message_class(self.method.input).FromString(self.payload)
+                body += f" = {short_text(decoded)[:300]}"
+            except Exception:
+                pass
         return body if len(body) <= limit else body[:limit] + "..."
 
 
@@ -595,7 +631,6 @@ class Generator:
         self.huge_budget = 0
         self._big: dict[tuple[str, int], str] = {}
         self.profiles_refused: set[str] = set()  # profile texts built to be refused
-        self.burnin_allowed = True  # false once MAX_BURNIN_TASKS were started
 
     # -- small helpers
     def chance(self, p: float) -> bool:
@@ -847,7 +882,10 @@ class Generator:
                     continue
                 oneofs_done.add(group)
                 if plausible or self.chance(0.75):
-                    self.set_field(msg, self.pick(f.containing_oneof.fields), plausible, depth)
+                    members = list(f.containing_oneof.fields)
+                    rich = [m for m in members if m.name == "profile_toml"]  # the member with the most to parse
+                    member = rich[0] if rich and self.chance(0.75) else self.pick(members)
+                    self.set_field(msg, member, plausible, depth)
                 continue
             if plausible:
                 if self.plausible_wants(f, depth):
@@ -1446,8 +1484,8 @@ def names_a_field(desc, message: str) -> str:
 PROFILE_KEY_RE = re.compile(r"(?:^|; )(?:(?:health|cpu|memory|disk|network)(?:\.\w+)?|check\[\d+\](?:\.\w+)?|name|description|\w+): ")
 
 
-def unavailable_reason(message: str) -> Optional[str]:
-    for reason, pattern in UNAVAILABLE_REASONS:
+def unavailable_reason(message: str, reasons=UNAVAILABLE_REASONS) -> Optional[str]:
+    for reason, pattern in reasons:
         if pattern.search(message):
             return reason
     return None
@@ -1499,17 +1537,6 @@ class Outcome:
     responses: list
     elapsed: float
     ours: bool = False  # a CANCELLED/DEADLINE_EXCEEDED the fuzzer caused (streams)
-
-
-@dataclass
-class Finding:
-    check: str
-    method: str
-    strategy: str
-    status: str
-    message: str
-    request: str
-    debatable: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1592,7 +1619,8 @@ class Fuzzer:
         raw_text = message or (outcome.details if outcome else "")
         text = collapse(raw_text)
         values = tuple(string_values(req.message)) if req is not None else ()
-        k = (check, req.method.label if req else "-", status, template(raw_text, values))
+        # Debatable findings of one kind are one group, whatever the message.
+        k = (check, req.method.label if req else "-", status, debatable or template(raw_text, values))
         entry = self.findings.get(k)
         if entry is None:
             entry = self.findings[k] = {"check": check, "method": req.method.label if req else "-", "status": status,
@@ -1609,10 +1637,10 @@ class Fuzzer:
         method = req.method
         if code in ALWAYS_ALLOWED:
             pass
-        elif code == SC.UNAVAILABLE:
-            reason = unavailable_reason(outcome.details)
+        elif code in (SC.UNAVAILABLE, SC.UNIMPLEMENTED):
+            reason = unavailable_reason(outcome.details, UNAVAILABLE_REASONS if code == SC.UNAVAILABLE else UNIMPLEMENTED_REASONS)
             if reason:
-                self.unavailable[f"{method.label}: {reason}"] += 1
+                self.unavailable[f"{method.label}: {code.name} {reason}"] += 1
             else:
                 self.finding("status", req, outcome)
         elif code == SC.DEADLINE_EXCEEDED:
@@ -1707,7 +1735,8 @@ class Fuzzer:
         return task
 
     def call(self, req: Request) -> Outcome:
-        self.last_request = req
+        if req.strategy != "harness":
+            self.last_request = req
         outcome = self.invoke(req.method, req.payload)
         self.calls_made += 1
         label = req.method.label
@@ -1784,6 +1813,20 @@ class Fuzzer:
 
     # -- strategy choice
     def next_request(self, method: Method, i: int) -> Request:
+        req = self.generate(method, i)
+        # Now and then an earlier request that made a task, sent again instead. The choice draws
+        # from the stream of agent-dependent choices, after the request was generated, so that
+        # which requests made tasks (which can depend on timing) never shifts the main sequence.
+        candidates = [old for old in self.replayable if old.method is method]
+        if (self.gen.wrng.random() < 0.04 and candidates and not req.deliberate_burnin
+                and not req.detail.startswith("raw oversize")):
+            old = self.gen.wpick(candidates, candidates)
+            if not (method.input.full_name == "nodeagent.v1.StartBurnInRequest" and self.burnins_started >= MAX_BURNIN_TASKS):
+                return Request(method, "repeat", old.payload, message=old.message, detail="same request again",
+                               request_id=old.request_id, content=old.content, poisoned_burnin=old.poisoned_burnin)
+        return req
+
+    def generate(self, method: Method, i: int) -> Request:
         is_burnin = method.input.full_name == "nodeagent.v1.StartBurnInRequest"
         if is_burnin:
             self.burnin_calls += 1
@@ -1794,12 +1837,6 @@ class Fuzzer:
         if i % 500 == 250:  # around the 4 MiB limit
             sizes = [REQUEST_LIMIT - 64, REQUEST_LIMIT, REQUEST_LIMIT + 1, REQUEST_LIMIT + 64]
             return self.gen.oversize(method, sizes[(i // 500) % len(sizes)])
-        candidates = [old for old in self.replayable if old.method is method]
-        if self.gen.wrng.random() < 0.04 and candidates:
-            old = self.gen.wpick(candidates, candidates)
-            if not (is_burnin and self.burnins_started >= MAX_BURNIN_TASKS):
-                return Request(method, "repeat", old.payload, message=old.message, detail="same request again",
-                               request_id=old.request_id, content=old.content, poisoned_burnin=old.poisoned_burnin)
         r = self.rng.random()
         raw_ok = not (is_burnin and self.burnins_started >= MAX_BURNIN_TASKS)
         if r < 0.32 or (not method.input.fields and r < 0.5):
@@ -1929,7 +1966,7 @@ class Fuzzer:
               f"{STREAM_MESSAGES} messages or waits {STREAM_DEADLINE}s, then cancels)", file=out)
         print("strategies: " + ", ".join(f"{k} {v}" for k, v in sorted(s["strategies"].items())), file=out)
         if s["unavailable_documented"]:
-            print("UNAVAILABLE with a documented reason: " + ", ".join(f"{k} ({v})" for k, v in s["unavailable_documented"].items()), file=out)
+            print("UNAVAILABLE/UNIMPLEMENTED with a documented reason: " + ", ".join(f"{k} ({v})" for k, v in s["unavailable_documented"].items()), file=out)
         print(f"burn-in tasks started (all cancelled at once): {s['burnin_tasks_started']}", file=out)
         for note in s["notes"][:20]:
             print(f"note: {note}", file=out)

@@ -30,8 +30,9 @@ public struct AgentConfig: Sendable, Equatable {
         public var keepaliveCount = 3
         /// Longest wait for one libvirt call, seconds.
         public var callTimeout = 60.0
-        /// Longest delay between reconnection attempts, seconds.
-        public var reconnectMaxDelay = 30.0
+        /// Longest delay between reconnection attempts, seconds: a restarted libvirtd is used
+        /// again within this delay of answering.
+        public var reconnectMaxDelay = 3.0
     }
 
     public struct Guests: Sendable, Equatable {
@@ -50,7 +51,7 @@ public struct AgentConfig: Sendable, Equatable {
     }
 
     public struct Agent: Sendable, Equatable {
-        /// Where the agent keeps its state (state.sqlite, inventory.json).
+        /// Where the agent keeps its state (state.sqlite, burn-in reports).
         public var stateDirectory = "./.nodeagent"
     }
 

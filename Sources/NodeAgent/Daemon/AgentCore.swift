@@ -128,7 +128,7 @@ final class AgentCore: Sendable {
                 kind: kind.rawValue, target: target, requestID: requestID, fingerprint: fingerprint, input: data)
             var metadata: Logger.Metadata = [
                 "task.id": "\(submission.record.id)", "request.id": "\(requestID)", "task.kind": "\(kind.rawValue)",
-                "task.target": "\(target)",
+                "task.target": "\(target)", "caller": "\(Caller.current ?? "unknown")",
             ]
             if kind.queue == "guest" { metadata["guest.uuid"] = "\(target)" }
             logger.info(submission.duplicate ? "repeated request: answering with its task" : "task queued", metadata: metadata)

@@ -144,6 +144,15 @@ extension AgentCore {
                 throw RPCError(
                     code: .failedPrecondition, message: "\(guest.name) is protected: \(operation) refused; set force to override")
             }
+            // The audit trail of overrides: who forced what on which guest.
+            if force && (!guest.isManaged || (refuseProtected && guest.isProtected)) {
+                logger.warning(
+                    "forced \(operation.isEmpty ? "change" : operation) of a \(guest.isManaged ? "protected" : "foreign") guest",
+                    metadata: [
+                        "guest.name": "\(guest.name)", "guest.uuid": "\(guest.uuid.uuidString.lowercased())",
+                        "caller": "\(Caller.current ?? "unknown")",
+                    ])
+            }
             return guest.uuid.uuidString.lowercased()
         case .failure(let error) where error.code == .unavailable:
             return ref

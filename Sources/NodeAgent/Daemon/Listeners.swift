@@ -111,7 +111,9 @@ enum Listeners {
     ///   unadvertised limit of 100 and tore the whole connection down (GOAWAY, PROTOCOL_ERROR) at
     ///   the 101st concurrent call.
     /// - Request messages over `maxRequestSize` are refused with RESOURCE_EXHAUSTED.
-    static func transportConfig(maxConcurrentStreams: Int) -> HTTP2ServerTransport.Posix.Config {
+    /// - On the unix socket (`peerCredentials`), each connection's peer credentials are kept for
+    ///   the audit trail (`CallerIdentity.swift`).
+    static func transportConfig(maxConcurrentStreams: Int, peerCredentials: Bool) -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = maxRequestSize
         config.http2.maxConcurrentStreams = maxConcurrentStreams
@@ -119,8 +121,12 @@ enum Listeners {
             // Runs before bind(2) and listen(2): the option is applied by listen.
             channel.setOption(ChannelOptions.backlog, value: listenBacklog)
         }
+        if peerCredentials {
+            config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in PeerCredentialsHolder.attach(to: channel) }
+        }
         config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
             channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(CallerStamp(streamOf: channel), position: .first)
                 try channel.pipeline.syncOperations.addHandler(OversizedRequestGuard(limit: maxRequestSize), position: .first)
             }
         }
@@ -145,8 +151,10 @@ enum Listeners {
         }
         let transport = HTTP2ServerTransport.Posix(
             address: .unixDomainSocket(path: path), transportSecurity: .plaintext,
-            config: transportConfig(maxConcurrentStreams: maxConcurrentStreams))
-        return Listener(server: GRPCServer(transport: transport, services: services), transport: transport, description: "unix:\(path)", socketPath: path)
+            config: transportConfig(maxConcurrentStreams: maxConcurrentStreams, peerCredentials: true))
+        return Listener(
+            server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor()]), transport: transport,
+            description: "unix:\(path)", socketPath: path)
     }
 
     /// The controller's TCP listener: mutual TLS, client certificates verified against the CA
@@ -157,11 +165,11 @@ enum Listeners {
     ) throws -> Listener {
         let socketAddress: GRPCNIOTransportCore.SocketAddress =
             address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port)
-        let limits = transportConfig(maxConcurrentStreams: api.maxConcurrentStreams)
+        let limits = transportConfig(maxConcurrentStreams: api.maxConcurrentStreams, peerCredentials: false)
         if insecure {
             let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: .plaintext, config: limits)
             return Listener(
-                server: GRPCServer(transport: transport, services: services), transport: transport,
+                server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor()]), transport: transport,
                 description: "tcp:\(address) (PLAINTEXT, --insecure)", socketPath: nil)
         }
         for (key, path) in [("api.tls_certificate", api.tlsCertificate), ("api.tls_key", api.tlsKey), ("api.tls_client_ca", api.tlsClientCA)] {
@@ -177,7 +185,8 @@ enum Listeners {
         }
         let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: security, config: limits)
         let server = GRPCServer(
-            transport: transport, services: services, interceptors: [AllowListInterceptor(allowed: allowed, logger: logger)])
+            transport: transport, services: services,
+            interceptors: [AllowListInterceptor(allowed: allowed, logger: logger), CallerInterceptor()])
         return Listener(server: server, transport: transport, description: "tcp:\(address) (mTLS)", socketPath: nil)
     }
 
