@@ -48,11 +48,13 @@ let package = Package(
         .target(name: "CIOUring", linkerSettings: [.linkedLibrary("uring")]),
 
         .target(name: "Libvirt", dependencies: ["CLibvirt"], swiftSettings: strict),
+        // TOMLKit behind a strict syntax check (toml++ asserts on some malformed text).
+        .target(name: "SafeTOML", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], swiftSettings: strict),
         .target(name: "CGroups", swiftSettings: strict),
         .target(
             name: "Probes",
             dependencies: [
-                "CGroups", "CIOUring", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "CGroups", "CIOUring", "SafeTOML", .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict),
@@ -68,7 +70,7 @@ let package = Package(
         .target(
             name: "NodeAgent",
             dependencies: [
-                "Libvirt", "CGroups", "Probes", "CSystemd", "AgentAPI",
+                "Libvirt", "CGroups", "Probes", "CSystemd", "AgentAPI", "SafeTOML",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -111,7 +113,10 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "NodeAgentTests",
-            dependencies: ["NodeAgent", "Libvirt", "TestSupport", "AgentAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "NodeAgent", "Libvirt", "TestSupport", "AgentAPI", "Probes", "SafeTOML", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             resources: [.copy("Fixtures")], swiftSettings: strict),
         // Runs inside a test guest (scripts/build-guest-tools.sh): real cgroup v2 limits.
         .executableTarget(name: "nodeagent-guestcheck", dependencies: ["CGroups"], swiftSettings: strict),

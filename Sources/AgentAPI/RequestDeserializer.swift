@@ -87,32 +87,39 @@ enum WireDiagnosis<Message: SwiftProtobuf.Message> {
         }
     }
 
-    /// "spec.disks[1].path": a message holding only the path, with "a" as the string at its end
-    /// (or an empty message there), encoded to JSON with the .proto names, gives the names.
+    /// "spec.disks[1].path": a message holding only the path, with a string at its end (or an
+    /// empty message there), encoded to JSON with the .proto names, gives the names. A map's
+    /// key shows up as a name too: it is the string put at the end, so the path is built twice
+    /// with different strings and only the names both agree on are kept.
     static func fieldName(_ path: [(number: Int, index: Int)]) -> String {
+        let first = names(path, leaf: Array("a".utf8)) ?? names(path, leaf: [])
+        let second = names(path, leaf: Array("b".utf8)) ?? names(path, leaf: [])
+        guard let first, !first.isEmpty else { return "field " + path.map { "\($0.number)" }.joined(separator: ".") }
+        let agreed = zip(first, second ?? first).prefix { $0 == $1 }.map(\.0)
+        return (agreed.isEmpty ? first : agreed).joined(separator: ".")
+    }
+
+    private static func names(_ path: [(number: Int, index: Int)], leaf: [UInt8]) -> [String]? {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
-        for leaf in [Array("a".utf8), []] {
-            guard let message = try? Message(serializedBytes: WireField.nest(path.map(\.number), payload: leaf)),
-                let json = try? message.jsonUTF8Data(options: options),
-                var node = try? JSONSerialization.jsonObject(with: json)
-            else { continue }
-            var names: [String] = []
-            for step in path {
-                // A map's entries show as an object keyed by the map key: stop at the map's name.
-                guard let object = node as? [String: Any], object.count == 1, let (key, value) = object.first, !key.isEmpty
-                else { break }
-                if let array = value as? [Any], array.count == 1 {
-                    names.append("\(key)[\(step.index)]")
-                    node = array[0]
-                } else {
-                    names.append(key)
-                    node = value
-                }
+        guard let message = try? Message(serializedBytes: WireField.nest(path.map(\.number), payload: leaf)),
+            let json = try? message.jsonUTF8Data(options: options),
+            var node = try? JSONSerialization.jsonObject(with: json)
+        else { return nil }
+        var names: [String] = []
+        for step in path {
+            // A map's entries show as an object keyed by the map key: an empty key ends the path.
+            guard let object = node as? [String: Any], object.count == 1, let (key, value) = object.first, !key.isEmpty
+            else { break }
+            if let array = value as? [Any], array.count == 1 {
+                names.append("\(key)[\(step.index)]")
+                node = array[0]
+            } else {
+                names.append(key)
+                node = value
             }
-            if !names.isEmpty { return names.joined(separator: ".") }
         }
-        return "field " + path.map { "\($0.number)" }.joined(separator: ".")
+        return names.isEmpty ? nil : names
     }
 }
 

@@ -45,4 +45,27 @@ struct HostileInputTests {
             #expect(try await agent.client { try await $0.node.getHealth(Nodeagent_V1_GetHealthRequest()) }.status != .unspecified)
         }
     }
+
+    /// The profiles that aborted the agent inside toml++ (found by the fuzzer): refused with
+    /// INVALID_ARGUMENT naming profile_toml, the line and the column; the agent serves on. The
+    /// same text in the configuration file is refused by `config check` with exit 65.
+    @Test func malformedTOMLNeverStopsTheAgent() async throws {
+        try await withTemporaryDirectory("toml") { dir in
+            let agent = try await AgentProcess(directory: dir.path)
+            defer { agent.stop() }
+            for text in ["[\n", "[}", "[.a]", "[[=", "[,", "[#", "a = [}", "name = \"x\"\n[cpu\nduration = 5\n", "a = { b = 1, }"] {
+                var request = Nodeagent_V1_StartBurnInRequest()
+                request.requestID = requestID("toml")
+                request.profileToml = text
+                let error = await rpcError { [request] in try await agent.client { try await $0.burnin.start(request) } }
+                #expect(error?.code == .invalidArgument, "\(text.debugDescription): \(String(describing: error))")
+                #expect(error?.message.hasPrefix("profile_toml: not valid TOML at line") == true, "\(String(describing: error?.message))")
+            }
+            #expect(agent.pid != nil && waitpid(agent.pid!, nil, WNOHANG) == 0, "the agent is still running")
+            let config = try dir.write("bad.toml", "[libvirt]\nuri = \"test:///default\"\n[\n")
+            let check = try execute(AgentProcess.binary, ["config", "check", "--config", config])
+            #expect(check.status == 65, "\(check)")
+            #expect(check.stderr.contains("\(config): not valid TOML at line 3, column 2"), "\(check.stderr)")
+        }
+    }
 }

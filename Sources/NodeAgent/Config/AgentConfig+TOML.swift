@@ -1,4 +1,5 @@
 import Foundation
+import SafeTOML
 import TOMLKit
 
 extension AgentConfig {
@@ -7,7 +8,9 @@ extension AgentConfig {
     static func parse(_ text: String, file: String) throws(ConfigError) -> AgentConfig {
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
+            root = try SafeTOML.table(text)
+        } catch let error as TOMLSyntax.Problem {
+            throw ConfigError(file: file, key: nil, reason: error.description)
         } catch let error as TOMLParseError {
             throw ConfigError(
                 file: file, key: nil,

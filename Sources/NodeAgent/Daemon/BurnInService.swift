@@ -16,7 +16,9 @@ struct BurnInService: Nodeagent_V1_BurnIn.SimpleServiceProtocol {
         let plan = try BurnInPlan(request)
         let problems = BurnInPlan.runner.validate(plan.profile, context: plan.context)
         if !problems.isEmpty {
-            throw RPCError(code: .invalidArgument, message: problems.map(BurnInPlan.describe).joined(separator: "; "))
+            let profileField = request.profileName.isEmpty ? "profile_toml" : "profile_name"
+            throw RPCError(
+                code: .invalidArgument, message: problems.map { BurnInPlan.describe($0, profileField: profileField) }.joined(separator: "; "))
         }
         return try await core.submit(
             .burninRun, target: BurnInPlan.target, requestID: request.requestID, fingerprintOf: request, input: request)
@@ -141,12 +143,12 @@ struct BurnInPlan: Sendable {
 
     /// A setup problem as the API names it: the request's field for the probes' command-line
     /// inputs (`target` is `disk_target`, `server` is `network_server`), else the profile key.
-    static func describe(_ problem: BurnInSetupError) -> String {
+    static func describe(_ problem: BurnInSetupError, profileField: String = "profile_toml") -> String {
         let field: String
         switch problem.key {
         case "target": field = "disk_target"
         case "server": field = "network_server"
-        default: field = problem.key
+        default: field = "\(profileField): \(problem.key)"
         }
         var reason = problem.reason
         for (flag, name) in [("--target PATH", "disk_target"), ("--server HOST[:PORT]", "network_server"), ("--force", "force")] {

@@ -50,6 +50,11 @@ struct VolumesService: Nodeagent_V1_Volumes.SimpleServiceProtocol {
         _ = try volumeTarget(request.pool, request.source, field: "source")
         let pool = request.targetPool.isEmpty ? request.pool : try RequestCheck.name(request.targetPool, field: "target_pool")
         let target = try volumeTarget(pool, request.name)
+        do throws(GuestSpecError) {
+            try VolumeSpec.validate(name: request.name)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: error.problems[0].description)
+        }
         return try await core.submit(.volumeClone, target: target, requestID: request.requestID, fingerprintOf: request, input: request)
     }
 
@@ -94,10 +99,20 @@ struct CGroupsService: Nodeagent_V1_CGroups.SimpleServiceProtocol {
     func setLimits(request: Nodeagent_V1_SetCGroupLimitsRequest, context: ServerContext) async throws -> Nodeagent_V1_Task {
         if let task = try await core.repeated(.cgroupSet, request.requestID, request) { return task }
         let group = try find(request.path)
-        do {
-            _ = try CGroupResources(settings: try CGroupPaths.settings(request.settings))
-        } catch let error as CGroupError {
-            throw RPCStatusMapping.error(error)
+        let settings = try CGroupPaths.settings(request.settings)
+        // Each setting alone first, so a refusal names the one at fault; then all together
+        // (some settings constrain each other).
+        for (index, setting) in settings.enumerated() {
+            do throws(CGroupError) {
+                _ = try CGroupResources(settings: [setting])
+            } catch {
+                throw RPCStatusMapping.invalid("settings[\(index)]", "\(error)")
+            }
+        }
+        do throws(CGroupError) {
+            _ = try CGroupResources(settings: settings)
+        } catch {
+            throw RPCStatusMapping.invalid("settings", "\(error)")
         }
         let target = group.isRoot ? "/" : group.path
         return try await core.submit(.cgroupSet, target: target, requestID: request.requestID, fingerprintOf: request, input: request)
@@ -116,7 +131,8 @@ struct CGroupsService: Nodeagent_V1_CGroups.SimpleServiceProtocol {
         } catch let error as RPCError {
             throw error
         } catch let error as CGroupError {
-            throw RPCStatusMapping.error(error)
+            let status = RPCStatusMapping.error(error)
+            throw RPCError(code: status.code, message: "path: \(status.message)")
         } catch {
             throw RPCError(code: .internalError, message: "\(error)")
         }

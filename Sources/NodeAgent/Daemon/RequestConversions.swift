@@ -71,10 +71,18 @@ enum GuestSpecConversion {
         }
     }
 
+    /// Every problem with its full field path in the request (`spec.memory: ...`), joined.
     private static func invalid(_ error: GuestSpecError, field: String, subject: String) -> AgentError {
-        AgentError(
-            .invalidArgument, subject: subject.isEmpty ? field : subject, operation: "validate",
-            message: "\(field): \(error.description)", spec: error)
+        let message = error.problems.map { problem in
+            var problem = problem
+            if problem.field.isEmpty {
+                problem.field = field
+            } else if problem.field != field && !problem.field.hasPrefix(field + ".") {
+                problem.field = "\(field).\(problem.field)"
+            }
+            return problem.description
+        }.joined(separator: "; ")
+        return AgentError(.invalidArgument, subject: "", operation: "", message: message, spec: error)
     }
 }
 

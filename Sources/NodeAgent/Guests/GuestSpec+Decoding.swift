@@ -1,4 +1,5 @@
 public import Foundation
+import SafeTOML
 import TOMLKit
 
 extension GuestSpec {
@@ -30,7 +31,7 @@ extension GuestSpec {
     /// Reads a spec written in TOML; errors as for ``init(json:)``.
     public init(toml: String) throws(GuestSpecError) {
         do {
-            self = try TOMLDecoder().decode(GuestSpec.self, from: toml)
+            self = try SafeTOML.decode(GuestSpec.self, from: toml)
         } catch {
             throw Self.specError(error, format: "TOML", toml: toml)
         }
@@ -48,6 +49,8 @@ extension GuestSpec {
         switch error {
         case let error as GuestSpecError:
             return error
+        case let error as TOMLSyntax.Problem:
+            return GuestSpecError(field: "", rawValue: nil, code: .invalidType, reason: error.description)
         case let error as TOMLParseError:
             return GuestSpecError(
                 field: "", rawValue: nil, code: .invalidType,
@@ -88,7 +91,7 @@ extension GuestSpec {
 
     /// The type of the TOML value at `path`, or nil when there is none.
     private static func tomlType(in toml: String, at path: [any CodingKey]) -> TOMLType? {
-        guard let root = try? TOMLTable(string: toml) else { return nil }
+        guard let root = try? SafeTOML.table(toml) else { return nil }
         var current: any TOMLValueConvertible = root
         for key in path {
             if let index = key.intValue, key.stringValue.hasPrefix("Index ") {

@@ -104,7 +104,16 @@ public struct GuestSpec: Codable, Sendable, Equatable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
-        uuid = try container.decodeIfPresent(UUID.self, forKey: .uuid)
+        if let text = try container.decodeIfPresent(String.self, forKey: .uuid) {
+            guard let parsed = UUID(uuidString: text) else {
+                throw GuestSpecError(
+                    field: "uuid", rawValue: text, code: .invalidValue,
+                    reason: "must be a UUID: 32 hexadecimal digits in groups of 8-4-4-4-12 (or empty for a new one)")
+            }
+            uuid = parsed
+        } else {
+            uuid = nil
+        }
         domainType = try container.decodeIfPresent(DomainType.self, forKey: .domainType) ?? .qemu
         vcpus = try container.decodeIfPresent(Int.self, forKey: .vcpus) ?? 1
         memory = try container.decode(ByteSize.self, forKey: .memory)

@@ -43,14 +43,14 @@ public struct VolumeManager: Sendable {
     /// (the test driver with a generic "operation failed", a clone with no error at all). Volume
     /// tasks on one pool/name run one at a time, so nothing takes the name in between.
     private func refuseExisting(_ pool: String, _ name: String, _ operation: String) async throws(AgentError) {
-        switch await Result({ () throws(AgentError) in try await lookup(pool, name, operation) }) {
-        case .success:
+        // Written without `case ... where` on the Result: Swift 6.3's optimizer crashed on
+        // that form here (CopyPropagation, release builds only).
+        let found = await Result({ () throws(AgentError) in try await lookup(pool, name, operation) })
+        guard case .failure(let error) = found else {
             throw AgentError(.alreadyExists, subject: "\(pool)/\(name)", operation: operation, message: "a volume with that name exists")
-        case .failure(let error) where error.code == .notFound && error.libvirt?.code == .noStorageVolume:
-            return
-        case .failure(let error):
-            throw error
         }
+        let noSuchVolume = error.code == .notFound && error.libvirt.map { $0.code == .noStorageVolume } == true
+        if !noSuchVolume { throw error }
     }
 
     /// Copies `source` (a volume of `pool`) into a new volume `newName` of `targetPool`

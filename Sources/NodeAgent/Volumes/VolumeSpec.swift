@@ -28,12 +28,23 @@ public struct VolumeSpec: Sendable, Equatable {
     /// Checks every rule; the error names each offending field.
     public func validate() throws(GuestSpecError) {
         var v = GuestSpecValidator()
-        v.name(name, field: "name", maxLength: Self.maxNameLength, what: "volume name")
+        Self.checkName(name, &v)
         v.size(capacity, Self.capacityRange, alignment: 512, field: "capacity")
         if let allocation, allocation > capacity {
             v.add("allocation", "\(allocation.bytes)", .outOfRange, "must not exceed the capacity (\(capacity))")
         }
         try v.finish()
+    }
+
+    /// Validates a volume name alone (a clone's new name), with the rules of `validate()`.
+    public static func validate(name: String, field: String = "name") throws(GuestSpecError) {
+        var v = GuestSpecValidator()
+        checkName(name, &v, field: field)
+        try v.finish()
+    }
+
+    private static func checkName(_ name: String, _ v: inout GuestSpecValidator, field: String = "name") {
+        v.name(name, field: field, maxLength: maxNameLength, what: "volume name")
     }
 
     /// Volume XML for `virStorageVolCreateXML`, after validation; every value escaped.

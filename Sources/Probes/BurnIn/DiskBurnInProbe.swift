@@ -79,9 +79,16 @@ public struct DiskBurnInProbe: BurnInProbe {
     /// Checks the options, and that the target can be used: a block device that is mounted, in
     /// use or holds data, or an existing file, is refused here unless forced, before any probe
     /// runs. (The probe checks again when it opens the target.) No target is not an error: the
-    /// probe is then skipped.
+    /// probe is then skipped, its options still checked.
     public func validate(_ settings: ProbeSettings, context: BurnInContext) throws(BurnInSetupError) {
-        guard context.diskTarget != nil else { return }
+        guard context.diskTarget != nil else {
+            // No target: the probe will be skipped, but a mistake in its options is still one.
+            // The placeholder path cannot exist (a file under /dev/null), so nothing is touched.
+            var placeholder = context
+            placeholder.diskTarget = "/dev/null/options-check"
+            _ = try configuration(settings, context: placeholder)
+            return
+        }
         let c = try configuration(settings, context: context)
         let path = c.target.path
         func refuse(_ reasons: [DiskRefusal]) -> BurnInSetupError {

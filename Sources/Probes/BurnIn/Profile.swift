@@ -1,4 +1,5 @@
 import Foundation
+import SafeTOML
 import TOMLKit
 
 /// A burn-in profile: which probes run with which settings, and the checks that decide PASS,
@@ -77,7 +78,9 @@ extension BurnInProfile {
     public static func parse(_ text: String, source: String) throws(ProfileError) -> BurnInProfile {
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
+            table = try SafeTOML.table(text)
+        } catch let error as TOMLSyntax.Problem {
+            throw ProfileError(source: source, key: nil, reason: error.description)
         } catch let error as TOMLParseError {
             throw ProfileError(source: source, key: nil, reason: "not valid TOML at line \(error.source.begin.line): \(error.description)")
         } catch {
