@@ -47,32 +47,76 @@ struct ReliabilityFaultTests {
         try await guests.ensurePool(connection)
         try await withTemporaryDirectory { dir in
             let agent = try await AgentProcess(directory: dir.path, config: agentConfig(daemon))
+            let sentinel = "kill-\(run)-sentinel"
             try await withCleanup {
+                // A guest that runs through every kill, untouched by the mix: the same QEMU
+                // process must still run it at the end.
+                try await agent.client { client in
+                    try await succeed(client) { try await $0.guests.define(defineRequest(try guests.spec(sentinel).message())) }
+                    try await succeed(client) { try await $0.guests.start(action(sentinel)) }
+                }
+                let sentinelQEMU = try #require(guests.qemuPID(sentinel))
                 var sent: [(request: SentRequest, task: Nodeagent_V1_Task)] = []
                 var refused: [String: Int] = [:]
-                let kills = Set((0..<5).map { _ in Int(random.next() % 85) + 10 })
-                for step in 0..<100 {
-                    let request = Self.nextRequest(&random, names: names, volumes: volumes, running: await Self.running(connection, names))
-                    do {
-                        let task = try await agent.client { try await request.send($0) }
-                        sent.append((request, task))
-                    } catch let error as RPCError {
-                        // Deliberate: a guest not defined yet, one that is protected, a state
-                        // the operation does not apply to.
-                        refused["\(error.code)", default: 0] += 1
-                        #expect([.notFound, .failedPrecondition, .alreadyExists, .invalidArgument].contains(error.code), "\(request): \(error)")
+                // 100 operations in 20 bursts of 5 sent at once. During 5 of the bursts the agent
+                // is killed 0-40 ms after the burst starts: some calls are answered, some are
+                // cut off (the controller then sends them again after the restart, as it would).
+                var kills = Set<Int>()
+                while kills.count < 5 { kills.insert(Int(random.next() % 18) + 2) }
+                for burst in 0..<20 {
+                    let running = await Self.running(connection, names)
+                    let requests = (0..<5).map { _ in Self.nextRequest(&random, names: names, volumes: volumes, running: running) }
+                    let killing = kills.contains(burst)
+                    let delay = Int64(random.next() % 40)
+                    let qemu = killing ? (running + [sentinel]).compactMap { guests.qemuPID($0) } : []
+                    let answers = await withTaskGroup(of: (Int, Result<Nodeagent_V1_Task, any Error>)?.self) { group in
+                        for (index, request) in requests.enumerated() {
+                            group.addTask {
+                                do {
+                                    return (index, .success(try await agent.client { try await request.send($0) }))
+                                } catch {
+                                    return (index, .failure(error))
+                                }
+                            }
+                        }
+                        if killing {
+                            group.addTask {
+                                try? await Task.sleep(for: .milliseconds(delay))
+                                agent.crash()
+                                return nil
+                            }
+                        }
+                        return await group.reduce(into: [(Int, Result<Nodeagent_V1_Task, any Error>)]()) { if let answer = $1 { $0.append(answer) } }
                     }
-                    guard kills.contains(step) else { continue }
-                    try await Task.sleep(for: .milliseconds(Int64(random.next() % 300)))
-                    let before = await Self.running(connection, names)
-                    let qemu = before.compactMap { guests.qemuPID($0) }
-                    agent.crash()
+                    var cutOff: [SentRequest] = []
+                    for (index, answer) in answers.sorted(by: { $0.0 < $1.0 }) {
+                        switch answer {
+                        case .success(let task): sent.append((requests[index], task))
+                        case .failure(let error as RPCError) where [.notFound, .failedPrecondition, .alreadyExists, .invalidArgument].contains(error.code):
+                            // Deliberate: a guest not defined yet, one that is protected, a
+                            // state the operation does not apply to.
+                            refused["\(error.code)", default: 0] += 1
+                        case .failure(let error):
+                            if killing { cutOff.append(requests[index]) } else { Issue.record("\(requests[index]): \(error)") }
+                        }
+                    }
+                    guard killing else { continue }
+                    // The agent's death stops no guest (what its restart then does is the tasks'
+                    // business, checked at the end).
                     #expect(qemu.allSatisfy { kill($0, 0) == 0 }, "a running guest died with the agent")
                     try agent.start()
                     try await agent.ready()
-                    let after = await Self.running(connection, names)
-                    #expect(Set(before).isSubset(of: Set(after)), "running before the kill: \(before), after the restart: \(after)")
+                    for request in cutOff {
+                        do {
+                            sent.append((request, try await agent.client { try await request.send($0) }))
+                        } catch let error as RPCError {
+                            refused["\(error.code)", default: 0] += 1
+                        }
+                    }
+                    print("[faults] kill -9 \(delay) ms into burst \(burst): \(cutOff.count) of 5 calls cut off and sent again; guests running: \(running)")
                 }
+                #expect(guests.qemuPID(sentinel) == sentinelQEMU && kill(sentinelQEMU, 0) == 0, "the sentinel guest ran through every kill")
+                #expect(try await daemonState(daemon, sentinel) == .running)
                 print("[faults] \(sent.count) operations acknowledged, refused at the call: \(refused); killed at \(kills.sorted())")
 
                 // Every acknowledged task ends, and says truthfully how.
@@ -132,7 +176,7 @@ struct ReliabilityFaultTests {
                 }
             } cleanup: {
                 agent.stop()
-                for name in names { await forceRemove(name, daemon) }
+                for name in names + [sentinel] { await forceRemove(name, daemon) }
                 if let pool = try? await connection.storagePool(named: "images") {
                     for volume in volumes { try? await pool.volume(named: volume).delete() }
                 }
@@ -288,6 +332,7 @@ struct ReliabilityFaultTests {
     /// The kinds that set a guest's power state, and the state they leave it in.
     static let powerKinds: [String: DomainState.Kind] = [
         "guest.start": .running, "guest.resume": .running, "guest.suspend": .paused, "guest.destroy": .shutoff,
+        "guest.shutdown": .shutoff,
     ]
 
     static func running(_ connection: Connection, _ names: [String]) async -> [String] {
@@ -299,7 +344,8 @@ struct ReliabilityFaultTests {
     static func nextRequest(_ random: inout SplitMix64, names: [String], volumes: [String], running: [String]) -> SentRequest {
         let guest = names[Int(random.next() % UInt64(names.count))]
         let volume = volumes[Int(random.next() % UInt64(volumes.count))]
-        switch random.next() % 12 {
+        switch random.next() % 13 {
+        case 12: return .shutdown(guest)
         case 0, 1: return .define(guest)
         case 2: return running.count < 2 || running.contains(guest) ? .start(guest) : .protect(guest, random.next() % 2 == 0)
         case 3: return .suspend(guest)
@@ -319,6 +365,7 @@ struct ReliabilityFaultTests {
 struct SentRequest: CustomStringConvertible {
     enum Operation {
         case define(String), start(String), suspend(String), resume(String), protect(String, Bool), destroy(String), undefine(String)
+        case shutdown(String)
         case createVolume(String), cloneVolume(String, String), resizeVolume(String, Int), deleteVolume(String)
     }
 
@@ -332,6 +379,7 @@ struct SentRequest: CustomStringConvertible {
     static func protect(_ g: String, _ on: Bool) -> Self { Self(operation: .protect(g, on)) }
     static func destroy(_ g: String) -> Self { Self(operation: .destroy(g)) }
     static func undefine(_ g: String) -> Self { Self(operation: .undefine(g)) }
+    static func shutdown(_ g: String) -> Self { Self(operation: .shutdown(g)) }
     static func createVolume(_ v: String) -> Self { Self(operation: .createVolume(v)) }
     static func cloneVolume(_ s: String, _ t: String) -> Self { Self(operation: .cloneVolume(s, t)) }
     static func resizeVolume(_ v: String, _ mib: Int) -> Self { Self(operation: .resizeVolume(v, mib)) }
@@ -340,7 +388,9 @@ struct SentRequest: CustomStringConvertible {
     /// What the task acts on: a guest name or images/VOLUME.
     var subject: String {
         switch operation {
-        case .define(let g), .start(let g), .suspend(let g), .resume(let g), .protect(let g, _), .destroy(let g), .undefine(let g): g
+        case .define(let g), .start(let g), .suspend(let g), .resume(let g), .protect(let g, _), .destroy(let g), .undefine(let g),
+            .shutdown(let g):
+            g
         case .createVolume(let v), .resizeVolume(let v, _), .deleteVolume(let v): "images/\(v)"
         case .cloneVolume(_, let target): "images/\(target)"
         }
@@ -362,6 +412,13 @@ struct SentRequest: CustomStringConvertible {
         case .suspend(let name): return try await client.guests.suspend(action(name, id: id))
         case .resume(let name): return try await client.guests.resume(action(name, id: id))
         case .destroy(let name): return try await client.guests.destroy(action(name, id: id, force: true))
+        case .shutdown(let name):
+            var request = Nodeagent_V1_ShutdownGuestRequest()
+            request.requestID = id
+            request.guest = name
+            request.graceSeconds = 30
+            request.force = true
+            return try await client.guests.shutdown(request)
         case .protect(let name, let on):
             var request = Nodeagent_V1_SetProtectionRequest()
             request.requestID = id
