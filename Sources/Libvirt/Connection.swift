@@ -18,6 +18,8 @@ public final class Connection: Sendable {
 
     private let state = Mutex(State())
     let queue = DispatchQueue(label: "libvirt.calls", attributes: .concurrent)
+    /// The call timeouts (`ConnectionOptions.callTimeout`) of the calls in flight.
+    let deadlines = CallDeadlines(label: "libvirt.deadlines")
 
     /// Where the connection stands. Read it through `status`.
     public enum Status: Sendable, Equatable {
@@ -170,22 +172,24 @@ public final class Connection: Sendable {
         let timeout = options.callTimeout
         let queue = self.queue
         let uri = self.uri
+        let deadlines = self.deadlines
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 once.install(continuation)
-                queue.async {
-                    let result = Result { () throws(LibvirtError) -> T in try body() }
-                    if !once.resume(with: result.mapError { $0 as any Error }), case .success(let value) = result {
-                        late(value)
-                    }
-                }
-                if let timeout {
-                    queue.asyncAfter(deadline: .now() + timeout.timeInterval) {
+                let ticket = timeout.map { timeout in
+                    deadlines.add(timeout: timeout) {
                         _ = once.resume(
                             with: .failure(
                                 LibvirtError(
                                     kind: .timeout, call: call,
                                     message: "no answer from \(uri) within \(timeout)", target: target)))
+                    }
+                }
+                queue.async {
+                    let result = Result { () throws(LibvirtError) -> T in try body() }
+                    if let ticket { deadlines.remove(ticket) }
+                    if !once.resume(with: result.mapError { $0 as any Error }), case .success(let value) = result {
+                        late(value)
                     }
                 }
             }

@@ -74,6 +74,9 @@ public struct DomainSummary: Sendable, Equatable {
     /// The hypervisor's id while active, `nil` while shut off.
     public var id: UInt32?
     public var persistent: Bool
+    /// The metadata element asked for with `listDomains(metadataURI:)`; nil otherwise, or when
+    /// the domain has none.
+    public var metadata: String? = nil
 }
 
 /// `virDomainGetInfo` plus persistence and id.
@@ -130,4 +133,12 @@ public struct Impact: OptionSet, Sendable {
     public static let current: Impact = []
     public static let live = Impact(rawValue: 1 << 0)
     public static let config = Impact(rawValue: 1 << 1)
+}
+
+/// A domain with its state and one metadata element, read together (`Connection.domainSnapshot`).
+public struct DomainSnapshot: Sendable {
+    public var domain: Domain
+    public var state: DomainState
+    /// The metadata element asked for, as XML; nil when the domain has none.
+    public var metadata: String?
 }

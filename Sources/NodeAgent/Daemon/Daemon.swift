@@ -120,7 +120,7 @@ public final class Daemon: Sendable {
         // The task manager is itself a Service: on graceful shutdown it drains (tasks.drain_timeout).
         group.append(.init(service: core.tasks))
         group.append(.init(service: EventMonitor(daemon: self, reconciled: reconciled)))
-        group.append(.init(service: MallocTrimService()))
+        group.append(.init(service: MemoryReturnService(logger: logger)))
         let events = config.events
         group.append(
             .init(

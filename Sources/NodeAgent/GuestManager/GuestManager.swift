@@ -225,33 +225,44 @@ public struct GuestManager: Sendable {
 
     /// Every guest on the connection, managed or foreign, sorted by name.
     public func list() async throws(AgentError) -> [Guest] {
-        let domains = try await call("list", "guests") { () throws(LibvirtError) in try await connection.listDomains() }
-        var guests: [Guest] = []
-        guests.reserveCapacity(domains.count)
-        for summary in domains {
-            let domain = connection.domain(summary)
-            var guest = Guest(name: summary.name, uuid: summary.uuid, state: summary.state)
-            do throws(LibvirtError) {
-                if let raw = try await domain.metadata(uri: GuestMetadata.namespaceURI) {
-                    do {
-                        guest.metadata = try GuestMetadata(xmlElement: raw)
-                    } catch {
-                        guest.metadataProblem = error.description
-                    }
-                }
-            } catch where error.code == .noDomain {
-                continue  // undefined while we were listing
-            } catch {
-                throw AgentError.from(error, subject: summary.name, operation: "list")
-            }
-            guests.append(guest)
+        // One trip to libvirt for every domain with its state and metadata.
+        let domains = try await call("list", "guests") { () throws(LibvirtError) in
+            try await connection.listDomains(metadataURI: GuestMetadata.namespaceURI)
         }
-        return guests
+        return domains.map { summary in
+            var guest = Guest(name: summary.name, uuid: summary.uuid, state: summary.state)
+            if let raw = summary.metadata {
+                do throws(GuestSpecError) {
+                    guest.metadata = try GuestMetadata(xmlElement: raw)
+                } catch {
+                    guest.metadataProblem = error.description
+                }
+            }
+            return guest
+        }
     }
 
-    /// One guest, by name or UUID.
+    /// One guest, by name or UUID (one trip to libvirt: lookup, state and metadata together).
     public func get(_ ref: String) async throws(AgentError) -> Guest {
-        try await guest(try await resolve(ref, "get"), operation: "get")
+        let snapshot: DomainSnapshot
+        do throws(LibvirtError) {
+            snapshot = try await connection.domainSnapshot(ref, metadataURI: GuestMetadata.namespaceURI)
+        } catch {
+            var failure = AgentError.from(error, subject: ref, operation: "get")
+            if failure.code == .notFound {
+                failure.message = UUID(uuidString: ref) == nil ? "no guest is named \"\(ref)\"" : "no guest has UUID \(ref)"
+            }
+            throw failure
+        }
+        var guest = Guest(name: snapshot.domain.name, uuid: snapshot.domain.uuid, state: snapshot.state)
+        if let raw = snapshot.metadata {
+            do {
+                guest.metadata = try GuestMetadata(xmlElement: raw)
+            } catch {
+                guest.metadataProblem = error.description
+            }
+        }
+        return guest
     }
 
     /// One guest with its runtime info and its parsed definition.
