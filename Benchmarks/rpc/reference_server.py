@@ -51,6 +51,9 @@ def main():
         managed=False,
     )
     listed = guests_pb2.ListGuestsResponse(guests=[guest])
+    queued = common_pb2.Task(
+        id="00000000-0000-0000-0000-000000000001", kind="guest.protect", queue="guest", target=guest.uuid,
+        state=common_pb2.TASK_STATE_QUEUED, message="queued")
     health = node_pb2.Health(
         status=node_pb2.Health.STATUS_SERVING,
         checks=[
@@ -75,6 +78,11 @@ def main():
 
         def List(self, request, context):
             return listed
+
+        def SetProtection(self, request, context):
+            if not request.request_id:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id: required")
+            return queued
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers))
     node_pb2_grpc.add_NodeServicer_to_server(Node(), server)

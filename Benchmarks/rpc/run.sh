@@ -29,7 +29,7 @@ scratch="$repo/.build-bench"
 calls=10000
 warmup=1000
 concurrency="1 16 64"
-call_list="health get-guest list-guests refused"
+call_list="health get-guest list-guests refused write"
 connections=1
 rounds=5
 
@@ -145,10 +145,26 @@ threads() { awk '$1 == "Threads:" { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 
-# Memory: "at rest" is 2 s after the socket appeared, before any call.
+# Memory: "start" is 2 s after the socket appeared; "rest" 15 s after, once the agent has
+# handed back the pages only its start used (10 s after the start: RELIABILITY.md, Memory).
 sleep 2
 memory="$tmp/memory.txt"
-echo "rest calls=0 rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" > "$memory"
+echo "start calls=0 rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" > "$memory"
+sleep 13
+echo "rest calls=0 rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" >> "$memory"
+
+# The write call acts on a guest the agent manages (the reference answers any name).
+cat > "$tmp/bench-writes.toml" <<'SPEC'
+name = "bench-writes"
+memory = "128MiB"
+vcpus = 1
+[boot]
+mode = "kernel"
+kernel = "/var/lib/nodeagent/bench/vmlinuz"
+SPEC
+if [[ " $call_list " == *" write "* ]]; then
+    "$agent_bin" guest define "$tmp/bench-writes.toml" --socket "$tmp/agent.sock" --request-id bench-writes-define > /dev/null
+fi
 
 per_round=$(( (calls + rounds - 1) / rounds ))
 warmup_per_round=$(( (warmup + rounds - 1) / rounds ))
@@ -162,8 +178,10 @@ for call in $call_list; do
                 if [ "$side" = agent ]; then pid=$agent_pid; sock="$tmp/agent.sock"; else pid=$ref_pid; sock="$tmp/reference.sock"; fi
                 before=$(cpu_ticks "$pid")
                 # In the background and waited for, so that a signal to this script acts at once.
+                guest=()
+                [ "$call" != write ] || guest=(--guest bench-writes)
                 "$bench" --target "unix:$sock" --call "$call" --concurrency "$c" --connections "$connections" \
-                    --calls "$per_round" --warmup "$warmup_per_round" --label "$side" --json > "$tmp/line" &
+                    --calls "$per_round" --warmup "$warmup_per_round" --label "$side" "${guest[@]}" --json > "$tmp/line" &
                 bench_pid=$!
                 wait "$bench_pid"
                 bench_pid=""
@@ -180,6 +198,9 @@ for call in $call_list; do
 done
 sleep 2
 echo "end calls=$agent_calls rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" >> "$memory"
+# 40 s later: malloc's free memory trimmed (every 30 s), pending work done.
+sleep 40
+echo "rested calls=$agent_calls rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" >> "$memory"
 
 cp "$results" "$scratch/rpc-bench-results.jsonl"
 cp "$memory" "$scratch/rpc-bench-memory.txt"

@@ -21,7 +21,7 @@ struct BenchOptions {
     var json = false
 
     static let usage = """
-        usage: rpc-bench --target unix:PATH|HOST:PORT [--call health|get-guest|list-guests|refused]
+        usage: rpc-bench --target unix:PATH|HOST:PORT [--call health|get-guest|list-guests|refused|write]
                          [--concurrency N] [--calls N] [--warmup N] [--connections K] [--guest NAME]
                          [--label TEXT] [--json]
           health       nodeagent.v1.Node/GetHealth
@@ -29,6 +29,9 @@ struct BenchOptions {
           list-guests  nodeagent.v1.Guests/List
           refused      nodeagent.v1.Guests/Get with an empty name: INVALID_ARGUMENT, refused by the
                        server before any work (counted as a success when that is the status)
+          write        nodeagent.v1.Guests/SetProtection of --guest (a guest the agent manages),
+                       protected on and off, each with a new request_id: a task submitted and
+                       stored (the answer is the queued task; the task itself is not waited for)
         """
 
     /// Parses `arguments` (without the program name); a `UsageError` says what is wrong.
@@ -100,6 +103,7 @@ enum BenchCall: String, CaseIterable, Sendable {
     case getGuest = "get-guest"
     case listGuests = "list-guests"
     case refused
+    case write
 }
 
 struct UsageError: Error {

@@ -40,6 +40,7 @@ struct CallPlan: Sendable {
     let call: BenchCall
     let guest: String
     private let getRequest: Nodeagent_V1_GetGuestRequest
+    private let writes = Ticket()
 
     init(call: BenchCall, guest: String) {
         self.call = call
@@ -65,6 +66,13 @@ struct CallPlan: Sendable {
                 return
             }
             throw BenchFailure(message: "Guests/Get with an empty name was answered OK; expected INVALID_ARGUMENT")
+        case .write:
+            let number = writes.take()
+            var request = Nodeagent_V1_SetProtectionRequest()
+            request.requestID = "bench-\(processIdentifier)-\(number)"
+            request.guest = guest
+            request.protected = number % 2 == 0
+            let _: Nodeagent_V1_Task = try await stubs.guests.setProtection(request, options: options)
         }
     }
 
@@ -87,6 +95,9 @@ struct CallPlan: Sendable {
         case .refused:
             try await perform(stubs, options: options)
             return "INVALID_ARGUMENT as expected"
+        case .write:
+            try await perform(stubs, options: options)
+            return "SetProtection of \(guest) answered with a task"
         }
     }
 }
@@ -96,8 +107,11 @@ struct BenchFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+/// This process's id, for request ids no other run repeats.
+let processIdentifier = getpid()
+
 /// Hands out call numbers to the callers.
-private final class Ticket: Sendable {
+final class Ticket: Sendable {
     private let next = Atomic<Int>(0)
     func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
