@@ -38,7 +38,7 @@ struct ReliabilityFaultTests {
         let guests = try RealGuests(daemon)
         let seed = UInt64(ProcessInfo.processInfo.environment["NODEAGENT_FAULT_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("[faults] kill -9 during mixed operations: seed \(seed) (replay with NODEAGENT_FAULT_SEED=\(seed))")
-        var random = SplitMix64(seed: seed)
+        var random = SeededRandom(seed)
         let run = UUID().uuidString.prefix(4).lowercased()
         let names = (0..<4).map { "kill-\(run)-\($0)" }
         let volumes = (0..<4).map { "kill-\(run)-v\($0).qcow2" }
@@ -341,7 +341,7 @@ struct ReliabilityFaultTests {
     }
 
     /// One random operation of the mix; at most two guests running at once (TCG is slow).
-    static func nextRequest(_ random: inout SplitMix64, names: [String], volumes: [String], running: [String]) -> SentRequest {
+    static func nextRequest(_ random: inout SeededRandom, names: [String], volumes: [String], running: [String]) -> SentRequest {
         let guest = names[Int(random.next() % UInt64(names.count))]
         let volume = volumes[Int(random.next() % UInt64(volumes.count))]
         switch random.next() % 13 {
@@ -475,25 +475,6 @@ final class GuestUUIDs: @unchecked Sendable {
             return uuid
         }
     }
-}
-
-/// A small seeded generator, so a failing run can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_9EB7_49BB_133F
-        return z ^ (z >> 31)
-    }
-}
-
-func getTask(_ id: String) -> Nodeagent_V1_GetTaskRequest {
-    var request = Nodeagent_V1_GetTaskRequest()
-    request.id = id
-    return request
 }
 
 func daemonState(_ daemon: PrivateLibvirtd, _ name: String) async throws -> DomainState.Kind {

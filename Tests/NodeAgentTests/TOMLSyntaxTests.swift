@@ -2,6 +2,7 @@ import Foundation
 import Probes
 import SafeTOML
 import TOMLKit
+import TestSupport
 import Testing
 
 /// The syntax check in front of toml++ (issue 11: a burn-in profile of one malformed line
@@ -124,18 +125,6 @@ struct TOMLSyntaxTests {
             _ = try? TOMLTable(string: text)  // aborts the test process if toml++ asserts
         }
         #expect(accepted > 100, "the mutations exercised toml++ (\(accepted) accepted)")
-    }
-}
-
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_9EB7_49BB_133F
-        return z ^ (z >> 31)
     }
 }
 

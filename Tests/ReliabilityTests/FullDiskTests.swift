@@ -115,8 +115,3 @@ struct FullDiskTests {
     }
 }
 
-func getTask(_ id: String) -> Nodeagent_V1_GetTaskRequest {
-    var request = Nodeagent_V1_GetTaskRequest()
-    request.id = id
-    return request
-}

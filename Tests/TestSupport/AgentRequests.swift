@@ -61,3 +61,9 @@ public func rpcError<T>(_ body: () async throws -> T, sourceLocation: SourceLoca
     }
 }
 
+/// Tasks.Get of `id` (a task id or a request id).
+public func getTask(_ id: String) -> Nodeagent_V1_GetTaskRequest {
+    var request = Nodeagent_V1_GetTaskRequest()
+    request.id = id
+    return request
+}
