@@ -198,3 +198,44 @@ struct StateStoreDamageTests {
         }
     }
 }
+
+/// Commits wait for the disk only where a caller is told something is stored; after a stop that
+/// was not clean, event numbers skip ahead so none is handed out twice.
+@Suite("State database: durability and unclean stops")
+struct StateStoreDurabilityTests {
+    @Test func theFileSaysWhetherItWasClosedCleanly() async throws {
+        try await withTemporaryDirectory("state") { directory in
+            do {
+                let store = try StateStore(directory: directory.path)
+                #expect(try store.markInUse() == false, "a new database was not closed by anyone")
+                store.close()
+            }
+            do {
+                let store = try StateStore(directory: directory.path)
+                #expect(try store.markInUse() == true, "closed cleanly")
+                // No close: as after kill -9.
+            }
+            let store = try StateStore(directory: directory.path)
+            #expect(try store.markInUse() == false, "the last user did not close it")
+            #expect(try store.read { db in try String.fetchOne(db, sql: "PRAGMA synchronous") } == "1", "NORMAL")
+        }
+    }
+
+    @Test func skippingAheadLeavesAGapAndNeverReusesANumber() async throws {
+        try await withTemporaryDirectory("state") { directory in
+            let log = EventLog(store: try StateStore(directory: directory.path))
+            for index in 1...3 { try log.append(type: "test", payload: Data("\(index)".utf8)) }
+            try log.skipAhead()
+            #expect(try log.lastSequence == 3 + EventLog.sequenceSkip)
+            let next = try log.append(type: "test", payload: Data("after".utf8))
+            #expect(next.sequence == 4 + EventLog.sequenceSkip)
+            var items: [EventLog.Item] = []
+            for await item in log.subscribe(after: 3) {
+                items.append(item)
+                if items.count == 2 { break }
+            }
+            #expect(items.first == .gap(requestedAfter: 3, firstRetained: next.sequence))
+            #expect(items.last == .event(next))
+        }
+    }
+}

@@ -72,6 +72,15 @@ public final class Daemon: Sendable {
             logger.error("cannot list the guests at start (events and the next reconnect retry): \(error)")
             reconciled = Inventory(uri: config.libvirt.uri, updated: Date(), connected: false, guests: [])
         }
+        do {
+            if try !core.store.markInUse(), try core.events.lastSequence > 0 {
+                try core.events.skipAhead()
+                logger.notice(
+                    "the previous run did not stop cleanly: event sequence numbers skip \(EventLog.sequenceSkip) ahead (watchers resuming get a gap and a state report)")
+            }
+        } catch {
+            logger.warning("cannot mark the state database in use (a full disk?): \(error)")
+        }
         let recovery = try await core.tasks.recover()
         logger.info("settled the tasks of the previous run: \(recovery.summary)")
         if !core.store.isWritable {

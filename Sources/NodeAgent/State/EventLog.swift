@@ -158,6 +158,25 @@ public final class EventLog: Sendable {
         return AsyncStream(unfolding: { await subscription.next() })
     }
 
+    /// How far `skipAhead()` moves the sequence.
+    public static let sequenceSkip: UInt64 = 1_000_000
+
+    /// Moves the next sequence number `sequenceSkip` ahead (at the agent's start). Events are
+    /// committed without waiting for the disk (`StateStore`), so a power loss can take back the
+    /// last ones after watchers saw their numbers; skipping ahead means no number is ever
+    /// handed out twice, and a watcher resuming from a lost number misses nothing new.
+    public func skipAhead() throws(StateStoreError) {
+        try store.write { db in
+            let last = try Self.lastSequence(db)
+            let next = last &+ Self.sequenceSkip
+            if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'") == 1 {
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", arguments: [Int64(clamping: next)])
+            } else {
+                try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", arguments: [Int64(clamping: next)])
+            }
+        }
+    }
+
     /// Deletes events older than `date`, except the newest `keepNewest`; returns how many.
     public func prune(keepNewest: Int, olderThan date: Date) throws(StateStoreError) -> Int {
         try store.write { db in

@@ -97,7 +97,16 @@ public final class StateStore: Sendable {
         // Few readers with small page caches: reads are short and the agent's memory is
         // measured (docs/RELIABILITY.md); 2 cores gain nothing from more.
         configuration.maximumReaderCount = 2
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -512") }
+        // synchronous = NORMAL: a commit reaches the write-ahead log at once (no agent crash loses
+        // it) but is flushed to the disk only at checkpoints and at durable writes
+        // (`writeDurably`: a task's acceptance). A power loss may take back the last task
+        // transitions and events: the next start settles the tasks as after a crash, and, the
+        // file not having been closed cleanly (`markInUse`), event sequence numbers skip ahead
+        // (`EventLog.skipAhead`) so that none is handed out twice.
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA cache_size = -512")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -185,10 +194,24 @@ public final class StateStore: Sendable {
     }
 
     /// Checkpoints and closes the database: after a clean stop, `state.sqlite` alone holds
-    /// everything (the write-ahead log is empty).
+    /// everything (the write-ahead log is empty), and the file says it was closed cleanly.
     public func close() {
+        _ = try? writeDurably { db in try db.execute(sql: "PRAGMA user_version = \(Self.closedCleanly)") }
         _ = try? checkpoint()
         try? pool.close()
+    }
+
+    /// `PRAGMA user_version` while the agent is not running, after a clean `close()`.
+    static let closedCleanly = 1
+
+    /// Marks the database in use (until `close()`); returns whether the previous user closed it
+    /// cleanly (false after a crash or a power loss, or for a new database).
+    public func markInUse() throws(StateStoreError) -> Bool {
+        try writeDurably { db in
+            let clean = try Int.fetchOne(db, sql: "PRAGMA user_version") == Self.closedCleanly
+            try db.execute(sql: "PRAGMA user_version = 0")
+            return clean
+        }
     }
 
     // MARK: Access for the tables' owners
@@ -206,6 +229,28 @@ public final class StateStore: Sendable {
     func write<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
         do {
             let value = try pool.write(body)
+            noteWriteSucceeded()
+            return value
+        } catch {
+            throw noted(StateStoreError(path: path, error), writing: true)
+        }
+    }
+
+    /// Like `write`, but the commit is flushed to the disk before it returns
+    /// (`synchronous = FULL` for this transaction): what a caller was told is stored survives a
+    /// power loss too.
+    func writeDurably<T>(_ body: @escaping (Database) throws -> T) throws(StateStoreError) -> T {
+        do {
+            let value = try pool.writeWithoutTransaction { db -> T in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                var value: T?
+                try db.inTransaction(.immediate) {
+                    value = try body(db)
+                    return .commit
+                }
+                return value!
+            }
             noteWriteSucceeded()
             return value
         } catch {

@@ -20,7 +20,8 @@ struct TaskTable: Sendable {
     /// Inserts `record` (queued) unless a task with its request id exists; returns the stored
     /// task, which is the existing one when the request id was taken (its `id` then differs).
     func insert(_ record: TaskRecord) throws(StateStoreError) -> QueuedTask {
-        try store.write { db in
+        // Durable: the caller is told the task exists once this returns.
+        try store.writeDurably { db in
             // The partial UNIQUE index decides between concurrent submissions of one request id
             // (also from other connections); the loser reads the winner.
             try db.execute(
