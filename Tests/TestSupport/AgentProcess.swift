@@ -5,9 +5,11 @@ public import NodeAgent
 /// A real `nodeagent serve` process for end-to-end tests: its own state directory and unix
 /// socket, stdout/stderr in files, stopped by PID (SIGTERM, or SIGKILL to simulate a crash).
 public final class AgentProcess: @unchecked Sendable {
-    /// The executable built beside the test bundle.
-    public static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("nodeagent").path
+    /// The executable built beside the test bundle, or `NODEAGENT_AGENT_BINARY` (a release
+    /// build, for the load figures of docs/RELIABILITY.md).
+    public static let binary =
+        ProcessInfo.processInfo.environment["NODEAGENT_AGENT_BINARY"]
+        ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nodeagent").path
 
     public let directory: String
     public let stateDirectory: String

@@ -132,8 +132,7 @@ public final class EventLog: Sendable {
 
     private func append(type: String, payload: Data, time: Date) throws(StateStoreError) -> StoredEvent {
         try store.writeWithoutTransaction { db in
-            try db.execute(
-                sql: "INSERT INTO events (time, type, payload) VALUES (?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO events (time, type, payload) VALUES (?, ?, ?)").execute(
                 arguments: [StoredTime.milliseconds(time), type, payload])
             guard let sequence = UInt64(exactly: db.lastInsertedRowID) else {
                 throw UnreadableRow(table: "events", reason: "negative sequence \(db.lastInsertedRowID)")
@@ -210,7 +209,7 @@ public final class EventLog: Sendable {
     static func page(after cursor: UInt64, in store: StateStore) throws(StateStoreError) -> ReplayPage {
         try store.read { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT sequence, time, type, payload FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                db.cachedStatement(sql: "SELECT sequence, time, type, payload FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?"),
                 arguments: [Int64(clamping: cursor), replayPageSize])
             return ReplayPage(
                 events: try rows.map(decode), firstRetained: try firstRetainedSequence(db), last: try lastSequence(db))
@@ -218,11 +217,11 @@ public final class EventLog: Sendable {
     }
 
     private static func lastSequence(_ db: Database) throws -> UInt64 {
-        UInt64(clamping: try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0)
+        UInt64(clamping: try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'")) ?? 0)
     }
 
     private static func firstRetainedSequence(_ db: Database) throws -> UInt64? {
-        try Int64.fetchOne(db, sql: "SELECT MIN(sequence) FROM events").map { UInt64(clamping: $0) }
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(sequence) FROM events")).map { UInt64(clamping: $0) }
     }
 
     private static func decode(_ row: Row) throws -> StoredEvent {

@@ -139,8 +139,8 @@ public final class StateStore: Sendable {
     public func condition() -> (ok: Bool, message: String) {
         do {
             try read { db in
-                _ = try Row.fetchOne(db, sql: "SELECT sequence FROM tasks LIMIT 1")
-                _ = try Row.fetchOne(db, sql: "SELECT sequence FROM events LIMIT 1")
+                _ = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence FROM tasks LIMIT 1"))
+                _ = try Row.fetchOne(db.cachedStatement(sql: "SELECT sequence FROM events LIMIT 1"))
             }
         } catch {
             return (false, "\(error)")
@@ -242,8 +242,8 @@ public final class StateStore: Sendable {
     func writeDurably<T>(_ body: @escaping (Database) throws -> T) throws(StateStoreError) -> T {
         do {
             let value = try pool.writeWithoutTransaction { db -> T in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+                defer { try? db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
                 var value: T?
                 try db.inTransaction(.immediate) {
                     value = try body(db)

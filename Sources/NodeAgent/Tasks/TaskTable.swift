@@ -24,13 +24,14 @@ struct TaskTable: Sendable {
         try store.writeDurably { db in
             // The partial UNIQUE index decides between concurrent submissions of one request id
             // (also from other connections); the loser reads the winner.
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO tasks (id, kind, queue, target, request_id, fingerprint, state, progress, message,
                         created_at, updated_at, started_at, finished_at, attempts, input, result, error_reason, error_message)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     record.id, record.kind, record.queue, record.target, record.requestID, record.fingerprint,
                     record.state.rawValue, record.progress, record.message,
@@ -43,7 +44,7 @@ struct TaskTable: Sendable {
             }
             guard let requestID = record.requestID,
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT \(Self.columns) FROM tasks WHERE request_id = ?", arguments: [requestID])
+                    db.cachedStatement(sql: "SELECT \(Self.columns) FROM tasks WHERE request_id = ?"), arguments: [requestID])
             else {
                 throw UnreadableRow(table: "tasks", reason: "the insert of task \(record.id) was ignored without a conflicting request id")
             }
@@ -53,13 +54,14 @@ struct TaskTable: Sendable {
 
     func record(id: String) throws(StateStoreError) -> TaskRecord? {
         try store.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM tasks WHERE id = ?", arguments: [id]).map { try Self.decode($0).record }
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM tasks WHERE id = ?"), arguments: [id])
+                .map { try Self.decode($0).record }
         }
     }
 
     func record(requestID: String) throws(StateStoreError) -> TaskRecord? {
         try store.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM tasks WHERE request_id = ?", arguments: [requestID])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM tasks WHERE request_id = ?"), arguments: [requestID])
                 .map { try Self.decode($0).record }
         }
     }
@@ -107,7 +109,7 @@ struct TaskTable: Sendable {
     func counts() throws(StateStoreError) -> (queued: Int, running: Int) {
         try store.read { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT state, COUNT(*) AS count FROM tasks WHERE state IN ('queued', 'running') GROUP BY state")
+                db.cachedStatement(sql: "SELECT state, COUNT(*) AS count FROM tasks WHERE state IN ('queued', 'running') GROUP BY state"))
             var queued = 0
             var running = 0
             for row in rows {
@@ -124,16 +126,17 @@ struct TaskTable: Sendable {
     /// nil if there is no such task or `change` declined.
     func update(_ id: String, _ change: (TaskRecord) -> TaskRecord?) throws(StateStoreError) -> TaskRecord? {
         try store.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM tasks WHERE id = ?", arguments: [id])
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM tasks WHERE id = ?"), arguments: [id])
             else { return nil }
             let current = try Self.decode(row).record
             guard let next = change(current) else { return nil }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET state = ?, progress = ?, message = ?, updated_at = ?, started_at = ?, finished_at = ?,
                         attempts = ?, result = ?, error_reason = ?, error_message = ?
                     WHERE id = ? AND state = ? AND attempts = ?
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     next.state.rawValue, next.progress, next.message, StoredTime.milliseconds(next.updatedAt),
                     next.startedAt.map(StoredTime.milliseconds), next.finishedAt.map(StoredTime.milliseconds),
