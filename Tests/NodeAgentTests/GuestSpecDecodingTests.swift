@@ -102,7 +102,7 @@ import Testing
             #"{"name": "a", "memory": "1G", "tunables": {"memory": {"hard_limit": "lots"}}}"#,
             "tunables.memory.hard_limit", .invalidValue
         ),
-        (#"{"name": "a", "memory": "1G", "labels": {"k": 1}}"#, "labels.k", .invalidType),
+        (#"{"name": "a", "memory": "1G", "labels": {"k": 1}}"#, "labels[\"k\"]", .invalidType),
         (#"{"name": "a", "memory": "1G", "memballoon": {"period": 1}}"#, "memballoon.period", .unknownKey),
         (#"{"name": "a", "#, "", .invalidType),
     ])

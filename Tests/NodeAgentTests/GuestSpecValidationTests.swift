@@ -207,12 +207,12 @@ import Testing
         Case("hostile label key", "labels[\"a'b<c>&\\\"\"]", .invalidCharacters) { $0.labels["a'b<c>&\""] = "x" },
         Case("label key starting with dot", "labels[\".a\"]", .invalidCharacters) { $0.labels[".a"] = "x" },
         Case("empty label key", "labels[\"\"]", .missing) { $0.labels[""] = "x" },
-        Case("64-character label key", "labels.\(String(repeating: "k", count: 64))", .tooLong) {
+        Case("64-character label key", "labels[\"\(String(repeating: "k", count: 64))\"]", .tooLong) {
             $0.labels[String(repeating: "k", count: 64)] = "x"
         },
-        Case("label value with control character", "labels.team", .invalidCharacters) { $0.labels["team"] = "a\u{7}b" },
-        Case("label value with U+FFFE", "labels.team", .invalidCharacters) { $0.labels["team"] = "a\u{FFFE}" },
-        Case("257-character label value", "labels.team", .tooLong) {
+        Case("label value with control character", "labels[\"team\"]", .invalidCharacters) { $0.labels["team"] = "a\u{7}b" },
+        Case("label value with U+FFFE", "labels[\"team\"]", .invalidCharacters) { $0.labels["team"] = "a\u{FFFE}" },
+        Case("257-character label value", "labels[\"team\"]", .tooLong) {
             $0.labels["team"] = String(repeating: "v", count: 257)
         },
         Case("65 labels", "labels", .tooMany) { spec in

@@ -205,7 +205,7 @@ import Testing
         var metadata = Self.metadata
         metadata.labels = ["team": "b"]
         let error = #expect(throws: GuestSpecError.self) { try spec.domainXML(metadata: metadata) }
-        #expect(error?.problem(at: "labels.team")?.code == .conflict)
+        #expect(error?.problem(at: "labels[\"team\"]")?.code == .conflict)
     }
 
     @Test func invalidMetadataIsRefusedWithItsField() throws {

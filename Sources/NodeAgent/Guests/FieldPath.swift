@@ -2,14 +2,25 @@
 enum FieldPath {
     /// `disks[1].source.path` for the coding path `disks`, index 1, `source`, `path`; keys that are
     /// not plain identifiers (label keys) are quoted: `labels["a.b/c"]`.
+    /// Label keys are entries of a map: `labels["team"]`, whatever they look like.
     static func string(_ path: [any CodingKey]) -> String {
-        path.reduce(into: "") { result, key in
+        var previous = ""
+        return path.reduce(into: "") { result, key in
             if let index = key.intValue, key.stringValue.hasPrefix("Index ") || key.stringValue == String(index) {
                 result += "[\(index)]"
+            } else if previous == "labels" {
+                result = entry(key.stringValue, of: result)
             } else {
                 result = appending(key.stringValue, to: result)
             }
+            previous = key.stringValue
         }
+    }
+
+    /// `base["key"]`: an entry of a map (label keys), whatever the key looks like, so that it is
+    /// never read as a field of the map.
+    static func entry(_ key: String, of base: String) -> String {
+        base + "[" + GuestSpecError.display(key) + "]"
     }
 
     /// `base.key`, or `base["key"]` when `key` is not a plain snake_case identifier.

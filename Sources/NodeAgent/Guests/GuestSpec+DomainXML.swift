@@ -27,7 +27,7 @@ extension GuestSpec {
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
             if let other = metadata.labels[key], other != value {
                 check.add(
-                    FieldPath.appending(key, to: "labels"), value, .conflict,
+                    FieldPath.entry(key, of: "labels"), value, .conflict,
                     "metadata has the same label with another value")
             }
             metadata.labels[key] = value

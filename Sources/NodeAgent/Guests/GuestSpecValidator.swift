@@ -116,7 +116,7 @@ struct GuestSpecValidator {
             add(field, nil, .tooMany, "at most \(Self.maxLabels) labels, not \(labels.count)")
         }
         for key in labels.keys.sorted() {
-            let keyField = FieldPath.appending(key, to: field)
+            let keyField = FieldPath.entry(key, of: field)
             labelKey(key, field: keyField)
             text(labels[key] ?? "", field: keyField, maxLength: Self.maxLabelValueLength, what: "label value")
         }
