@@ -21,12 +21,13 @@ struct BenchOptions {
     var json = false
 
     static let usage = """
-        usage: rpc-bench --target unix:PATH|HOST:PORT [--call health|get-guest|list-guests|refused|write]
+        usage: rpc-bench --target unix:PATH|HOST:PORT [--call health|get-guest|list-guests|list-tasks|refused|write]
                          [--concurrency N] [--calls N] [--warmup N] [--connections K] [--guest NAME]
                          [--label TEXT] [--json]
           health       nodeagent.v1.Node/GetHealth
           get-guest    nodeagent.v1.Guests/Get of --guest (default "test", the test driver's domain)
           list-guests  nodeagent.v1.Guests/List
+          list-tasks   nodeagent.v1.Tasks/List (the newest 100 tasks: answers of tens of KB)
           refused      nodeagent.v1.Guests/Get with an empty name: INVALID_ARGUMENT, refused by the
                        server before any work (counted as a success when that is the status)
           write        nodeagent.v1.Guests/SetProtection of --guest (a guest the agent manages),
@@ -102,6 +103,7 @@ enum BenchCall: String, CaseIterable, Sendable {
     case health
     case getGuest = "get-guest"
     case listGuests = "list-guests"
+    case listTasks = "list-tasks"
     case refused
     case write
 }

@@ -11,10 +11,12 @@ typealias Transport = HTTP2ClientTransport.Posix
 struct Stubs: Sendable {
     let node: Nodeagent_V1_Node.Client<Transport>
     let guests: Nodeagent_V1_Guests.Client<Transport>
+    let tasks: Nodeagent_V1_Tasks.Client<Transport>
 
     init(_ client: GRPCClient<Transport>) {
         node = .init(wrapping: client)
         guests = .init(wrapping: client)
+        tasks = .init(wrapping: client)
     }
 }
 
@@ -59,6 +61,8 @@ struct CallPlan: Sendable {
             let _: Nodeagent_V1_Guest = try await stubs.guests.get(getRequest, options: options)
         case .listGuests:
             let _: Nodeagent_V1_ListGuestsResponse = try await stubs.guests.list(Nodeagent_V1_ListGuestsRequest(), options: options)
+        case .listTasks:
+            let _: Nodeagent_V1_ListTasksResponse = try await stubs.tasks.list(Nodeagent_V1_ListTasksRequest(), options: options)
         case .refused:
             do {
                 let _: Nodeagent_V1_Guest = try await stubs.guests.get(getRequest, options: options)
@@ -92,6 +96,9 @@ struct CallPlan: Sendable {
         case .listGuests:
             let list: Nodeagent_V1_ListGuestsResponse = try await stubs.guests.list(Nodeagent_V1_ListGuestsRequest(), options: options)
             return "\(list.guests.count) guest(s): \(list.guests.map(\.name).joined(separator: ", "))"
+        case .listTasks:
+            let list: Nodeagent_V1_ListTasksResponse = try await stubs.tasks.list(Nodeagent_V1_ListTasksRequest(), options: options)
+            return "\(list.tasks.count) task(s), \((try? list.serializedBytes() as [UInt8])?.count ?? 0) bytes"
         case .refused:
             try await perform(stubs, options: options)
             return "INVALID_ARGUMENT as expected"

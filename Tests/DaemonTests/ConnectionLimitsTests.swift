@@ -40,6 +40,35 @@ struct ConnectionLimitsTests {
         }
     }
 
+    /// A call's deadline (grpc-timeout) is enforced by the agent itself (`StreamGuard`, one
+    /// event-loop timer per call instead of grpc-swift's sleeping task, which kept its memory for
+    /// the whole deadline): an event stream asked with a 1 s deadline by a client that does not
+    /// keep time itself ends DEADLINE_EXCEEDED with the agent's message; a malformed value is
+    /// ignored, as grpc-swift ignored it, and the connection carries on.
+    @Test func theAgentEndsACallWhoseDeadlinePasses() async throws {
+        try await withTemporaryDirectory { dir in
+            let agent = try await AgentProcess(directory: dir.path)
+            try await agent.client { client in
+                var metadata = Metadata()
+                metadata.addString("1S", forKey: "grpc-timeout")
+                let started = ContinuousClock.now
+                let error = await rpcError {
+                    try await client.events.watch(Nodeagent_V1_WatchEventsRequest(), metadata: metadata) { response in
+                        for try await _ in response.messages {}
+                    }
+                }
+                #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
+                #expect(error?.message.contains("deadline (grpc-timeout 1S) passed") == true, "\(String(describing: error))")
+                #expect(ContinuousClock.now - started < .seconds(30))
+
+                var malformed = Metadata()
+                malformed.addString("soon", forKey: "grpc-timeout")
+                _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest(), metadata: malformed)
+                _ = try await client.guests.list(Nodeagent_V1_ListGuestsRequest())
+            }
+        }
+    }
+
     /// A request over 4 MiB is answered RESOURCE_EXHAUSTED naming the size and the limit (the
     /// transport alone reset the stream, which the client saw as CANCELLED), and the connection
     /// keeps serving.

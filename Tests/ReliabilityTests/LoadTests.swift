@@ -15,14 +15,46 @@ import Testing
 struct LoadTests {
     static var seconds: Int { Int(ProcessInfo.processInfo.environment["NODEAGENT_LOAD_SECONDS"] ?? "") ?? 60 }
 
-    @Test func aThousandCallersShareOneConnectionForAMinute() async throws {
+    /// 1,000 callers multiplexed on one HTTP/2 connection by grpcio's asyncio client (a Python
+    /// controller's; scripts/reliability/load.py): calls beyond the advertised stream limit wait
+    /// on the client's side, and none fails. (grpc-swift's client, in this test process, stalled
+    /// here after some tens of seconds with the agent idle: see docs/RELIABILITY.md.)
+    @Test(.enabled(if: PythonClient.available, "needs python3 with grpcio and the generated modules: run scripts/test.sh"))
+    func aThousandCallersShareOneConnectionForAMinute() async throws {
         try await withLoadAgent { agent in
-            let result = try await agent.client { client in
-                try await Load.run(callers: 1000, for: .seconds(Self.seconds)) { _ in client }
+            let output = agent.directory + "/load.json"
+            let socketPath = agent.socketPath
+            let run = Task.detached {
+                try execute(
+                    "/usr/bin/env",
+                    [
+                        "python3", Integration.repositoryRoot.appendingPathComponent("scripts/reliability/load.py").path,
+                        "--socket", socketPath, "--callers", "1000", "--seconds", "\(Self.seconds)", "--json", output,
+                    ])
             }
-            result.report("1000 callers, one shared connection", agent: agent)
-            #expect(result.errors.isEmpty, "\(result.errors)")
-            #expect(result.reads.count > 1000 && result.writes.count > 50)
+            // The agent's memory a third of the way through (past the warm-up: a thousand
+            // streams' buffers) and at the end.
+            try await Task.sleep(for: .seconds(Self.seconds / 3))
+            let middle = agent.pid.flatMap { try? ProcessMemory(pid: $0) }
+            let result = try await run.value
+            let memory = agent.pid.flatMap { try? ProcessMemory(pid: $0) }
+            print("[load] 1000 callers, one shared connection (grpcio), \(Self.seconds) s: \(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); agent \(memory.map { "\($0)" } ?? "?") at the end")
+            #expect(result.status == 0, "errors: \(result.stdout) \(result.stderr.suffix(2000))")
+            let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any]
+            let reads = (summary?["reads"] as? [String: Any])?["calls"] as? Int ?? 0
+            let writes = (summary?["writes"] as? [String: Any])?["calls"] as? Int ?? 0
+            #expect(reads > 1000 && writes > 50, "\(String(describing: summary))")
+            // Memory under steady load stays flat. grpcio puts a deadline on every call, and
+            // grpc-swift's own deadline kept ~1.7 KB per call for the deadline's 60 s: a release
+            // agent had 163 MB of anonymous memory by the end of this test, a debug one (slower)
+            // 48 MB, 23 MB of it gained after the first third. Now 24 MB, 3 MB after the first
+            // third (tasks and events written).
+            if let middle, let memory {
+                let growth = memory.anonymous - middle.anonymous
+                print("[load] anonymous memory \(middle.anonymous >> 10) KiB a third of the way, \(memory.anonymous >> 10) KiB at the end")
+                #expect(growth < 8 << 20, "the agent's anonymous memory grew \(growth >> 10) KiB under steady load: \(middle) -> \(memory)")
+                #expect(memory.anonymous < 80 << 20, "the agent's anonymous memory under load: \(memory)")
+            }
         }
     }
 
@@ -65,30 +97,37 @@ struct LoadTests {
         }
     }
 
-    /// 10,000 calls one after another: the agent's memory settles and stays (growth under 5%
-    /// from the 1,000th call to the 11,000th).
+    /// 10,000 calls one after another, each with a 60 s deadline as controllers set them: the
+    /// agent's memory settles and stays (growth under 5% from the 1,000th call to the 11,000th,
+    /// of the whole and of the anonymous memory alone, which the start-up pages handed back
+    /// meanwhile cannot hide). grpc-swift's own deadline kept about 1.7 KB per call for the
+    /// deadline's 60 s (`StreamGuard`).
     @Test func tenThousandSequentialCallsDoNotGrowTheAgentsMemory() async throws {
         try await withLoadAgent { agent in
             let pid = try #require(agent.pid)
             try await agent.client { client in
+                var options = CallOptions.defaults
+                options.timeout = .seconds(60)
                 var get = Nodeagent_V1_GetGuestRequest()
                 get.guest = "load-0"
-                for _ in 0..<1000 { _ = try await client.guests.get(get) }
+                for _ in 0..<1000 { _ = try await client.guests.get(get, options: options) }
                 let before = try ProcessMemory(pid: pid)
                 for index in 0..<10_000 {
                     switch index % 4 {
-                    case 0: _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest())
-                    case 1: _ = try await client.guests.get(get)
-                    case 2: _ = try await client.guests.list(Nodeagent_V1_ListGuestsRequest())
-                    default: _ = try await client.tasks.list(Nodeagent_V1_ListTasksRequest())
+                    case 0: _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest(), options: options)
+                    case 1: _ = try await client.guests.get(get, options: options)
+                    case 2: _ = try await client.guests.list(Nodeagent_V1_ListGuestsRequest(), options: options)
+                    default: _ = try await client.tasks.list(Nodeagent_V1_ListTasksRequest(), options: options)
                     }
                 }
                 let after = try ProcessMemory(pid: pid)
                 let growth = Double(after.rss - before.rss) / Double(before.rss)
+                let anonymousGrowth = Double(after.anonymous - before.anonymous) / Double(before.anonymous)
                 print(
                     "[load] 10000 sequential calls: VmRSS \(before.rss >> 10) -> \(after.rss >> 10) KiB (\(String(format: "%+.1f", growth * 100))%), "
-                        + "RssAnon \(before.anonymous >> 10) -> \(after.anonymous >> 10) KiB")
+                        + "RssAnon \(before.anonymous >> 10) -> \(after.anonymous >> 10) KiB (\(String(format: "%+.1f", anonymousGrowth * 100))%)")
                 #expect(growth < 0.05, "VmRSS grew \(String(format: "%.1f", growth * 100))%: \(before) -> \(after)")
+                #expect(anonymousGrowth < 0.05, "RssAnon grew \(String(format: "%.1f", anonymousGrowth * 100))%: \(before) -> \(after)")
             }
         }
     }
@@ -157,18 +196,8 @@ enum Load {
         }
     }
 
-    /// Runs `callers` loops for `duration`, each with the client `client(index)` gives.
-    static func run(callers: Int, for duration: Duration, client: @escaping @Sendable (Int) -> AgentClient) async throws -> Result {
-        let deadline = ContinuousClock.now + duration
-        return await withTaskGroup(of: Result.self) { group in
-            for index in 0..<callers {
-                group.addTask { await loop(index, client(index), until: deadline) }
-            }
-            return await group.reduce(into: Result()) { $0.merge($1) }
-        }
-    }
-
-    /// The same, each caller with its own connection (opened as the loops start: a burst too).
+    /// Runs `callers` loops for `duration`, each caller with its own connection (opened as the
+    /// loops start: a burst too).
     static func run(callers: Int, for duration: Duration, connectionPerCaller endpoint: AgentEndpoint) async throws -> Result {
         let deadline = ContinuousClock.now + duration
         return await withTaskGroup(of: Result.self) { group in
@@ -187,6 +216,9 @@ enum Load {
 
     private static func loop(_ index: Int, _ client: AgentClient, until deadline: ContinuousClock.Instant) async -> Result {
         var result = Result()
+        // A deadline on every call: a stall shows as DEADLINE_EXCEEDED, never as a hung test.
+        var options = CallOptions.defaults
+        options.timeout = .seconds(60)
         let writer = index % 20 == 0
         var get = Nodeagent_V1_GetGuestRequest()
         get.guest = "load-\(index % 20)"
@@ -200,14 +232,14 @@ enum Load {
                     protect.requestID = requestID("load")
                     protect.guest = "load-\(index % 20)"
                     protect.protected = step.isMultiple(of: 2)
-                    _ = try await client.guests.setProtection(protect)
+                    _ = try await client.guests.setProtection(protect, options: options)
                     result.writes.append(ContinuousClock.now - start)
                 } else {
                     switch step % 4 {
-                    case 0: _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest())
-                    case 1: _ = try await client.guests.get(get)
-                    case 2: _ = try await client.guests.list(Nodeagent_V1_ListGuestsRequest())
-                    default: _ = try await client.tasks.list(Nodeagent_V1_ListTasksRequest())
+                    case 0: _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest(), options: options)
+                    case 1: _ = try await client.guests.get(get, options: options)
+                    case 2: _ = try await client.guests.list(Nodeagent_V1_ListGuestsRequest(), options: options)
+                    default: _ = try await client.tasks.list(Nodeagent_V1_ListTasksRequest(), options: options)
                     }
                     result.reads.append(ContinuousClock.now - start)
                 }

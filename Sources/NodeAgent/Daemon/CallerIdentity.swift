@@ -14,13 +14,13 @@ import X509
 ///   `api.allowed_clients`) and the peer address.
 /// - On the unix socket: the peer's uid and pid, from `SO_PEERCRED` taken by the kernel when
 ///   the connection was accepted (`PeerCredentialsHolder`) and stamped on each call's headers
-///   (`CallerStamp`), which first removes anything a client put under that name.
+///   (`StreamGuard`), which first removes anything a client put under that name.
 enum Caller {
     /// The caller of the unary call being served; nil outside a call.
     @TaskLocal static var current: String?
 
     /// The request header that carries a unix peer's credentials from the transport to the
-    /// interceptor. Never trusted from a client: `CallerStamp` removes it from every request.
+    /// interceptor. Never trusted from a client: `StreamGuard` removes it from every request.
     static let header = "nodeagent-caller"
 
     /// "uid 0, pid 1234, unix socket" (no name lookup: NSS may block, and this runs on an
@@ -56,7 +56,7 @@ struct PeerCredential: Sendable {
 }
 
 /// Holds the credentials of a unix-socket connection's peer, on the connection's pipeline, for
-/// `CallerStamp` on its streams.
+/// `StreamGuard` on its streams.
 final class PeerCredentialsHolder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     let credentials: PeerCredential
@@ -72,29 +72,5 @@ final class PeerCredentialsHolder: ChannelInboundHandler, RemovableChannelHandle
         return credentials.flatMapThrowing { credentials in
             try channel.pipeline.syncOperations.addHandler(PeerCredentialsHolder(credentials))
         }.recover { _ in }
-    }
-}
-
-/// First on every HTTP/2 stream of both listeners: removes a client's `nodeagent-caller`
-/// header and, on the unix socket, stamps the peer's credentials in its place.
-final class CallerStamp: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias InboundOut = HTTP2Frame.FramePayload
-    let stamp: String?
-
-    /// The stamp for a stream of `channel`, from its connection's `PeerCredentialsHolder`.
-    init(streamOf channel: any Channel) {
-        let holder = try? channel.parent?.pipeline.syncOperations.handler(type: PeerCredentialsHolder.self)
-        stamp = holder.map { Caller.describe($0.credentials) }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .headers(var headers) = unwrapInboundIn(data) else {
-            context.fireChannelRead(data)
-            return
-        }
-        headers.headers.remove(name: Caller.header)
-        if let stamp { headers.headers.add(name: Caller.header, value: stamp) }
-        context.fireChannelRead(wrapInboundOut(.headers(headers)))
     }
 }

@@ -95,7 +95,7 @@ public enum ListenerError: Error, Sendable, CustomStringConvertible {
 
 enum Listeners {
     /// The largest request message the agent reads (4 MiB); a longer one is answered with
-    /// RESOURCE_EXHAUSTED by `OversizedRequestGuard` before it is buffered.
+    /// RESOURCE_EXHAUSTED by `StreamGuard` before it is buffered.
     static let maxRequestSize = 4 << 20
 
     /// The listen(2) backlog: connections the kernel queues before the agent accepts them. The
@@ -110,7 +110,8 @@ enum Listeners {
     ///   client queues calls beyond it on its side. Without it, swift-nio-http2 enforced an
     ///   unadvertised limit of 100 and tore the whole connection down (GOAWAY, PROTOCOL_ERROR) at
     ///   the 101st concurrent call.
-    /// - Request messages over `maxRequestSize` are refused with RESOURCE_EXHAUSTED.
+    /// - Request messages over `maxRequestSize` are refused with RESOURCE_EXHAUSTED, and a call's
+    ///   deadline (grpc-timeout) is enforced with one event-loop timer (`StreamGuard`).
     /// - On the unix socket (`peerCredentials`), each connection's peer credentials are kept for
     ///   the audit trail (`CallerIdentity.swift`).
     static func transportConfig(maxConcurrentStreams: Int, peerCredentials: Bool) -> HTTP2ServerTransport.Posix.Config {
@@ -126,8 +127,7 @@ enum Listeners {
         }
         config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(CallerStamp(streamOf: channel), position: .first)
-                try channel.pipeline.syncOperations.addHandler(OversizedRequestGuard(limit: maxRequestSize), position: .first)
+                try channel.pipeline.syncOperations.addHandler(StreamGuard(streamOf: channel, limit: maxRequestSize), position: .first)
             }
         }
         return config
@@ -153,7 +153,7 @@ enum Listeners {
             address: .unixDomainSocket(path: path), transportSecurity: .plaintext,
             config: transportConfig(maxConcurrentStreams: maxConcurrentStreams, peerCredentials: true))
         return Listener(
-            server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor()]), transport: transport,
+            server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor(), ReadAdmissionInterceptor(admission: .shared)]), transport: transport,
             description: "unix:\(path)", socketPath: path)
     }
 
@@ -169,7 +169,7 @@ enum Listeners {
         if insecure {
             let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: .plaintext, config: limits)
             return Listener(
-                server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor()]), transport: transport,
+                server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor(), ReadAdmissionInterceptor(admission: .shared)]), transport: transport,
                 description: "tcp:\(address) (PLAINTEXT, --insecure)", socketPath: nil)
         }
         for (key, path) in [("api.tls_certificate", api.tlsCertificate), ("api.tls_key", api.tlsKey), ("api.tls_client_ca", api.tlsClientCA)] {
@@ -186,7 +186,10 @@ enum Listeners {
         let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: security, config: limits)
         let server = GRPCServer(
             transport: transport, services: services,
-            interceptors: [AllowListInterceptor(allowed: allowed, logger: logger), CallerInterceptor()])
+            interceptors: [
+                AllowListInterceptor(allowed: allowed, logger: logger), CallerInterceptor(),
+                ReadAdmissionInterceptor(admission: .shared),
+            ])
         return Listener(server: server, transport: transport, description: "tcp:\(address) (mTLS)", socketPath: nil)
     }
 

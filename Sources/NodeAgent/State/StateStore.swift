@@ -94,9 +94,10 @@ public final class StateStore: Sendable {
         var configuration = GRDB.Configuration()
         configuration.label = "nodeagent.state"
         configuration.busyMode = .timeout(10)
-        // Few readers with small page caches: reads are short and the agent's memory is
-        // measured (docs/RELIABILITY.md); 2 cores gain nothing from more.
-        configuration.maximumReaderCount = 2
+        // Four readers with small page caches (the agent's memory is measured:
+        // docs/RELIABILITY.md). Two were too few under load: a write's request-id lookup waited
+        // for a reader behind task listings.
+        configuration.maximumReaderCount = 4
         // synchronous = NORMAL: a commit reaches the write-ahead log at once (no agent crash loses
         // it) but is flushed to the disk only at checkpoints and at durable writes
         // (`writeDurably`: a task's acceptance). A power loss may take back the last task

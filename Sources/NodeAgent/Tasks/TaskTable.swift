@@ -12,6 +12,8 @@ struct QueuedTask: Sendable {
 struct TaskTable: Sendable {
     let store: StateStore
 
+    private static let listColumns = columns.replacingOccurrences(of: " input,", with: " NULL AS input,")
+
     private static let columns = """
         sequence, id, kind, queue, target, request_id, fingerprint, state, progress, message, created_at, \
         updated_at, started_at, finished_at, attempts, input, result, error_reason, error_message
@@ -100,7 +102,8 @@ struct TaskTable: Sendable {
         }
         arguments.append(max(limit, 0))
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(Self.columns) FROM tasks \(filter) ORDER BY sequence DESC LIMIT ?"
+        // A listing never needs a task's input (the request it was created from): not read.
+        let sql = "SELECT \(Self.listColumns) FROM tasks \(filter) ORDER BY sequence DESC LIMIT ?"
         return try store.read { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { try Self.decode($0).record }
         }
