@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The RPC benchmark's reference: grpcio (gRPC's C core) serving the agent's own protos.
 
-    reference_server.py --socket PATH [--workers N] [--generated DIR]
+    reference_server.py --socket PATH [--workers N] [--generated DIR] [--state FILE]
 
 Serves on unix:PATH, from a thread pool of N workers (default 64), the calls rpc-bench makes:
 
@@ -10,9 +10,14 @@ Serves on unix:PATH, from a thread pool of N workers (default 64), the calls rpc
 - nodeagent.v1.Guests/Get: a constant Guest shaped like the agent's answer for the test
   driver's domain "test"; an empty name is refused with INVALID_ARGUMENT (as the agent does,
   before any work), any other name but "test" or its UUID with NOT_FOUND;
-- nodeagent.v1.Guests/List: that guest alone.
+- nodeagent.v1.Guests/List: that guest alone;
+- nodeagent.v1.Guests/SetProtection: the same work as the agent's acceptance of a task, so the
+  write's ratio is like for like: the task row inserted into SQLite (WAL, one writer
+  connection behind a lock, `synchronous = FULL` so the commit is on the disk before the answer,
+  the request id deduplicated by a unique index, the existing task read back on a repeat), in
+  --state (default: a temporary file removed at exit).
 
-Nothing is computed per call but the (de)serialization grpcio does, so rpc-bench's ratio
+Nothing else is computed per call but the (de)serialization grpcio does, so rpc-bench's ratio
 agent / reference is what the agent's stack and work cost relative to the standard gRPC
 implementation. DIR holds the modules grpc_tools.protoc generated from Protos/ (run.sh makes
 them; the default is .build-bench/rpc-py). Prints "ready" on stdout once it serves; SIGTERM or
@@ -22,8 +27,12 @@ SIGINT stop it.
 import argparse
 import os
 import signal
+import sqlite3
 import sys
+import tempfile
 import threading
+import time
+import uuid
 from concurrent import futures
 
 
@@ -37,8 +46,22 @@ def main():
         default=os.path.join(here, "..", "..", ".build-bench", "rpc-py"),
         help="directory of the generated nodeagent/v1/*_pb2*.py modules",
     )
+    parser.add_argument("--state", help="SQLite file for the tasks SetProtection stores (default: a temporary one)")
     args = parser.parse_args()
     sys.path.insert(0, os.path.abspath(args.generated))
+    temporary = None
+    if not args.state:
+        temporary = tempfile.mkdtemp(prefix="rpc-reference.")
+        args.state = os.path.join(temporary, "state.sqlite")
+    database = sqlite3.connect(args.state, check_same_thread=False, isolation_level=None)
+    database.execute("PRAGMA journal_mode = WAL")
+    database.execute("PRAGMA synchronous = FULL")
+    database.execute(
+        "CREATE TABLE IF NOT EXISTS tasks (sequence INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+        "target TEXT NOT NULL, request_id TEXT, state TEXT NOT NULL, message TEXT NOT NULL, created_at INTEGER NOT NULL, "
+        "input BLOB NOT NULL)")
+    database.execute("CREATE UNIQUE INDEX IF NOT EXISTS tasks_request_id ON tasks (request_id) WHERE request_id IS NOT NULL")
+    writer = threading.Lock()
 
     import grpc
     from nodeagent.v1 import common_pb2, guests_pb2, guests_pb2_grpc, node_pb2, node_pb2_grpc
@@ -82,7 +105,20 @@ def main():
         def SetProtection(self, request, context):
             if not request.request_id:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id: required")
-            return queued
+            task_id = str(uuid.uuid4())
+            with writer:
+                database.execute("BEGIN IMMEDIATE")
+                cursor = database.execute(
+                    "INSERT INTO tasks (id, kind, target, request_id, state, message, created_at, input) "
+                    "VALUES (?, 'guest.protect', ?, ?, 'queued', 'queued', ?, ?) ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING",
+                    (task_id, guest.uuid, request.request_id, int(time.time() * 1000), request.SerializeToString()))
+                if cursor.rowcount != 1:
+                    task_id = database.execute("SELECT id FROM tasks WHERE request_id = ?", (request.request_id,)).fetchone()[0]
+                database.execute("COMMIT")
+            answer = common_pb2.Task()
+            answer.CopyFrom(queued)
+            answer.id = task_id
+            return answer
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers))
     node_pb2_grpc.add_NodeServicer_to_server(Node(), server)
@@ -96,6 +132,11 @@ def main():
     print("ready", flush=True)
     stop.wait()
     server.stop(grace=None).wait()
+    database.close()
+    if temporary:
+        for name in os.listdir(temporary):
+            os.unlink(os.path.join(temporary, name))
+        os.rmdir(temporary)
 
 
 if __name__ == "__main__":

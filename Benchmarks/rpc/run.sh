@@ -9,7 +9,8 @@
 # examples/python/requirements.txt) and the Python modules of Protos/ (.build-bench/rpc-py).
 # Starts `nodeagent serve` with the embedded default configuration (libvirt test:///default,
 # state directory and socket in a temporary directory, --log-level warning) and
-# reference_server.py (grpcio, a thread pool, constant answers) on a unix socket. Then, for every
+# reference_server.py (grpcio, a thread pool, constant answers; its writes stored in SQLite and
+# flushed like the agent's) on a unix socket. Then, for every
 # call and concurrency (a point), runs rpc-bench against both servers with the same number of
 # calls: N timed calls (default 10,000) after N/10 warm-up calls (default 1,000), split into R
 # interleaved rounds (default 5; agent then reference, reference then agent, ...), each a new
@@ -121,7 +122,7 @@ fi
     > "$tmp/agent.log" 2>&1 &
 agent_pid=$!
 "$venv/bin/python" "$here/reference_server.py" --socket "$tmp/reference.sock" --generated "$generated" \
-    > "$tmp/reference.log" 2>&1 &
+    --state "$tmp/reference-state.sqlite" > "$tmp/reference.log" 2>&1 &
 ref_pid=$!
 
 # wait_for SOCKET PID NAME: up to 60 s for the socket to appear while the process lives.

@@ -26,8 +26,13 @@ final class ReadAdmission: Sendable {
     }
     private let state = Mutex(State())
 
-    init(limit: Int) {
+    /// Called when a call found no free slot, before it queues (tests: to give every slot back
+    /// in that moment).
+    let beforeQueueing: (@Sendable () -> Void)?
+
+    init(limit: Int, beforeQueueing: (@Sendable () -> Void)? = nil) {
         self.limit = max(1, limit)
+        self.beforeQueueing = beforeQueueing
     }
 
     /// Whether a method is a read this gate holds: unary Get… and List… calls.
@@ -44,24 +49,38 @@ final class ReadAdmission: Sendable {
     }
 
     private func enter() async throws {
-        let ticket: Int? = state.withLock { state in
-            if state.running < limit && state.waiting.isEmpty {
-                state.running += 1
-                return nil
-            }
+        // The fast path: a free slot and nobody waiting.
+        let admitted = state.withLock { state in
+            guard state.running < limit && state.waiting.isEmpty else { return false }
+            state.running += 1
+            return true
+        }
+        if admitted { return }
+        beforeQueueing?()
+        let ticket = state.withLock { state in
             state.nextTicket += 1
             return state.nextTicket
         }
-        guard let ticket else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled = state.withLock { state -> Bool in
+                // Decided again under the same lock as the queueing: the slots may all have been
+                // given back since the fast path looked (then nobody would ever wake this call).
+                enum Outcome { case admitted, queued, cancelled }
+                let outcome = state.withLock { state -> Outcome in
                     // Cancelled before it could queue: the handler below found nothing to remove.
-                    if Task.isCancelled { return true }
+                    if Task.isCancelled { return .cancelled }
+                    if state.running < limit && state.waiting.isEmpty {
+                        state.running += 1
+                        return .admitted
+                    }
                     state.waiting.append((ticket, continuation))
-                    return false
+                    return .queued
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                switch outcome {
+                case .admitted: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .queued: break
+                }
             }
         } onCancel: {
             let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
