@@ -199,8 +199,9 @@ for call in $call_list; do
 done
 sleep 2
 echo "end calls=$agent_calls rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" >> "$memory"
-# 40 s later: malloc's free memory trimmed (every 30 s), pending work done.
-sleep 40
+# 70 s later: the agent quiet for a whole 30 s interval of its memory service, so malloc's free
+# memory is trimmed and the file pages the calls touched are handed back.
+sleep 70
 echo "rested calls=$agent_calls rss=$(status_kb "$agent_pid" VmRSS) hwm=$(status_kb "$agent_pid" VmHWM) threads=$(threads "$agent_pid") ref_rss=$(status_kb "$ref_pid" VmRSS)" >> "$memory"
 
 cp "$results" "$scratch/rpc-bench-results.jsonl"

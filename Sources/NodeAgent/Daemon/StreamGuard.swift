@@ -49,6 +49,7 @@ final class StreamGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// `PeerCredentialsHolder`, if it has one.
     init(streamOf channel: any Channel, limit: Int) {
         self.limit = limit
+        CallActivity.note()
         let holder = try? channel.parent?.pipeline.syncOperations.handler(type: PeerCredentialsHolder.self)
         stamp = holder.map { Caller.describe($0.credentials) }
     }
