@@ -61,9 +61,17 @@ struct ConnectionLimitsTests {
                 #expect(error?.message.contains("deadline (grpc-timeout 1S) passed") == true, "\(String(describing: error))")
                 #expect(ContinuousClock.now - started < .seconds(30))
 
-                var malformed = Metadata()
-                malformed.addString("soon", forKey: "grpc-timeout")
-                _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest(), metadata: malformed)
+                // Malformed, and the largest values of every unit (99999999H would overflow a
+                // count of nanoseconds: no deadline), are ignored; the smallest work.
+                for value in ["soon", "1", "123456789S", "-1S", "99999999H", "99999999M", "99999999S", "99999999m", "99999999u"] {
+                    var odd = Metadata()
+                    odd.addString(value, forKey: "grpc-timeout")
+                    _ = try await client.node.getHealth(Nodeagent_V1_GetHealthRequest(), metadata: odd)
+                }
+                var passed = Metadata()
+                passed.addString("1n", forKey: "grpc-timeout")
+                let tiny = await rpcError { try await client.node.getHealth(Nodeagent_V1_GetHealthRequest(), metadata: passed) }
+                #expect(tiny?.code == .deadlineExceeded, "\(String(describing: tiny))")
                 _ = try await client.guests.list(Nodeagent_V1_ListGuestsRequest())
             }
         }

@@ -118,8 +118,12 @@ final class StreamGuard: ChannelDuplexHandler, RemovableChannelHandler {
         deadline = nil
     }
 
+    /// A deadline further away than this is no deadline (the largest value, 99999999H, is
+    /// 11,000 years, more nanoseconds than an Int64 holds).
+    static let longestDeadline: Int64 = 366 * 24 * 3600 * 1_000_000_000
+
     /// A `grpc-timeout` value: up to 8 digits and a unit (H, M, S, m, u, n). Nil when malformed
-    /// (then, as grpc-swift does, the call has no deadline).
+    /// (then, as grpc-swift does, the call has no deadline) or over a year away.
     static func timeAmount(grpcTimeout value: String) -> TimeAmount? {
         let utf8 = Array(value.utf8)
         guard utf8.count >= 2, utf8.count <= 9, let unit = utf8.last else { return nil }
@@ -128,15 +132,19 @@ final class StreamGuard: ChannelDuplexHandler, RemovableChannelHandler {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             amount = amount * 10 + Int64(byte - UInt8(ascii: "0"))
         }
+        let nanosecondsPerUnit: Int64
         switch unit {
-        case UInt8(ascii: "H"): return .hours(amount)
-        case UInt8(ascii: "M"): return .minutes(amount)
-        case UInt8(ascii: "S"): return .seconds(amount)
-        case UInt8(ascii: "m"): return .milliseconds(amount)
-        case UInt8(ascii: "u"): return .microseconds(amount)
-        case UInt8(ascii: "n"): return .nanoseconds(amount)
+        case UInt8(ascii: "H"): nanosecondsPerUnit = 3600 * 1_000_000_000
+        case UInt8(ascii: "M"): nanosecondsPerUnit = 60 * 1_000_000_000
+        case UInt8(ascii: "S"): nanosecondsPerUnit = 1_000_000_000
+        case UInt8(ascii: "m"): nanosecondsPerUnit = 1_000_000
+        case UInt8(ascii: "u"): nanosecondsPerUnit = 1000
+        case UInt8(ascii: "n"): nanosecondsPerUnit = 1
         default: return nil
         }
+        let (nanoseconds, overflow) = amount.multipliedReportingOverflow(by: nanosecondsPerUnit)
+        guard !overflow, nanoseconds <= longestDeadline else { return nil }
+        return .nanoseconds(nanoseconds)
     }
 
     // MARK: Oversized requests
