@@ -153,7 +153,7 @@ enum Listeners {
             address: .unixDomainSocket(path: path), transportSecurity: .plaintext,
             config: transportConfig(maxConcurrentStreams: maxConcurrentStreams, peerCredentials: true))
         return Listener(
-            server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor(), ReadAdmissionInterceptor(admission: .shared)]), transport: transport,
+            server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor(), ReadAdmissionInterceptor()]), transport: transport,
             description: "unix:\(path)", socketPath: path)
     }
 
@@ -169,7 +169,7 @@ enum Listeners {
         if insecure {
             let transport = HTTP2ServerTransport.Posix(address: socketAddress, transportSecurity: .plaintext, config: limits)
             return Listener(
-                server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor(), ReadAdmissionInterceptor(admission: .shared)]), transport: transport,
+                server: GRPCServer(transport: transport, services: services, interceptors: [CallerInterceptor(), ReadAdmissionInterceptor()]), transport: transport,
                 description: "tcp:\(address) (PLAINTEXT, --insecure)", socketPath: nil)
         }
         for (key, path) in [("api.tls_certificate", api.tlsCertificate), ("api.tls_key", api.tlsKey), ("api.tls_client_ca", api.tlsClientCA)] {
@@ -188,7 +188,7 @@ enum Listeners {
             transport: transport, services: services,
             interceptors: [
                 AllowListInterceptor(allowed: allowed, logger: logger), CallerInterceptor(),
-                ReadAdmissionInterceptor(admission: .shared),
+                ReadAdmissionInterceptor(),
             ])
         return Listener(server: server, transport: transport, description: "tcp:\(address) (mTLS)", socketPath: nil)
     }
